@@ -1,0 +1,204 @@
+//! The node API: nodes react, they never act.
+//!
+//! A handler receives a [`Ctx`] (its own id, the current time, its own random stream) and pushes
+//! commands (send, broadcast, set or cancel a timer) and observations ("notes") into an outbox. The
+//! runner applies the commands through the network model and hands the notes to observers.
+
+use crate::rng::SimRng;
+use crate::time::{SimDuration, SimTime};
+use std::fmt;
+
+/// A node's index in the simulation, dense from 0.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct NodeId(pub u32);
+
+impl NodeId {
+    #[inline]
+    pub fn idx(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl fmt::Display for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "n{}", self.0)
+    }
+}
+
+/// What the kernel and network need to know about a message. Messages are small `Copy` values
+/// that carry ids (of blocks, say), never bodies.
+pub trait Message: Copy + fmt::Debug {
+    /// A small dense kind number (< 16) used for accounting and the trace.
+    fn kind(&self) -> u8;
+    /// Size on the wire, for bandwidth.
+    fn size_bytes(&self) -> u32;
+    /// An id for the trace (e.g. the block id).
+    fn payload_id(&self) -> u64;
+    /// Human name of a kind, for reports.
+    fn kind_name(kind: u8) -> &'static str;
+}
+
+/// A cancellable timer handle. Cancelling is O(1): it bumps the slot's generation, and the
+/// scheduled event is skipped when it comes up.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TimerId {
+    slot: u32,
+    generation: u32,
+}
+
+/// Generation-counted timer slots, reused through a free list.
+#[derive(Default)]
+pub struct TimerTable {
+    generations: Vec<u32>,
+    free: Vec<u32>,
+}
+
+impl TimerTable {
+    pub fn alloc(&mut self) -> TimerId {
+        match self.free.pop() {
+            Some(slot) => TimerId { slot, generation: self.generations[slot as usize] },
+            None => {
+                self.generations.push(0);
+                TimerId { slot: (self.generations.len() - 1) as u32, generation: 0 }
+            }
+        }
+    }
+
+    /// Cancels a live timer; returns false if it had already fired or been cancelled.
+    pub fn cancel(&mut self, id: TimerId) -> bool {
+        self.release(id)
+    }
+
+    pub fn is_live(&self, id: TimerId) -> bool {
+        self.generations.get(id.slot as usize) == Some(&id.generation)
+    }
+
+    /// Marks a live timer as done (fired or cancelled) and frees its slot.
+    pub(crate) fn release(&mut self, id: TimerId) -> bool {
+        if !self.is_live(id) {
+            return false;
+        }
+        let g = &mut self.generations[id.slot as usize];
+        *g = g.wrapping_add(1);
+        self.free.push(id.slot);
+        true
+    }
+
+    /// Slots ever allocated (memory used), not live timers.
+    pub fn capacity(&self) -> usize {
+        self.generations.len()
+    }
+}
+
+/// A command a handler asks the runner to carry out.
+#[derive(Debug, Clone, Copy)]
+pub enum Command<M> {
+    Send { to: NodeId, msg: M },
+    /// To every peer, except `except` if set.
+    Broadcast { msg: M, except: Option<NodeId> },
+    SetTimer { id: TimerId, at: SimTime, tag: u64 },
+}
+
+/// Commands and notes pushed by one handler call; reused between calls (no allocation per event).
+pub struct Outbox<M, N> {
+    pub commands: Vec<Command<M>>,
+    pub notes: Vec<N>,
+}
+
+impl<M, N> Default for Outbox<M, N> {
+    fn default() -> Self {
+        Outbox { commands: Vec::new(), notes: Vec::new() }
+    }
+}
+
+/// What a handler sees and may do.
+pub struct Ctx<'a, M, N> {
+    id: NodeId,
+    now: SimTime,
+    pub rng: &'a mut SimRng,
+    out: &'a mut Outbox<M, N>,
+    timers: &'a mut TimerTable,
+}
+
+impl<'a, M, N> Ctx<'a, M, N> {
+    pub fn new(
+        id: NodeId,
+        now: SimTime,
+        rng: &'a mut SimRng,
+        out: &'a mut Outbox<M, N>,
+        timers: &'a mut TimerTable,
+    ) -> Self {
+        Ctx { id, now, rng, out, timers }
+    }
+    #[inline]
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+    #[inline]
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+    #[inline]
+    pub fn send(&mut self, to: NodeId, msg: M) {
+        self.out.commands.push(Command::Send { to, msg });
+    }
+    #[inline]
+    pub fn broadcast(&mut self, msg: M) {
+        self.out.commands.push(Command::Broadcast { msg, except: None });
+    }
+    #[inline]
+    pub fn broadcast_except(&mut self, msg: M, except: NodeId) {
+        self.out.commands.push(Command::Broadcast { msg, except: Some(except) });
+    }
+    /// Sets a timer firing `after` from now with a node-chosen `tag`.
+    pub fn set_timer(&mut self, after: SimDuration, tag: u64) -> TimerId {
+        let id = self.timers.alloc();
+        self.out.commands.push(Command::SetTimer { id, at: self.now + after, tag });
+        id
+    }
+    /// Cancels a timer in O(1); cancelling a fired or cancelled timer is a no-op.
+    pub fn cancel_timer(&mut self, id: TimerId) {
+        self.timers.cancel(id);
+    }
+    /// Records an observation for the runner's observers.
+    #[inline]
+    pub fn note(&mut self, note: N) {
+        self.out.notes.push(note);
+    }
+}
+
+/// A simulated process. All methods are reactions; effects go through the context.
+pub trait Node {
+    type Msg: Message;
+    /// Observations this node reports (use `()` for none).
+    type Note;
+    fn on_start(&mut self, ctx: &mut Ctx<'_, Self::Msg, Self::Note>);
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Self::Msg, Self::Note>, from: NodeId, msg: Self::Msg);
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self::Msg, Self::Note>, id: TimerId, tag: u64);
+    /// Called when the node comes back after a crash (its timers were lost).
+    fn on_restart(&mut self, _ctx: &mut Ctx<'_, Self::Msg, Self::Note>) {}
+    /// Called when a link to `peer` works again (partition healed, peer restarted).
+    fn on_reconnect(&mut self, _ctx: &mut Ctx<'_, Self::Msg, Self::Note>, _peer: NodeId) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timer_cancel_is_exact() {
+        let mut t = TimerTable::default();
+        let a = t.alloc();
+        let b = t.alloc();
+        assert!(t.cancel(a));
+        assert!(!t.cancel(a), "double cancel");
+        assert!(!t.is_live(a));
+        assert!(t.is_live(b));
+        // The slot is reused with a new generation: the old handle stays dead.
+        let c = t.alloc();
+        assert_ne!(a, c);
+        assert!(!t.is_live(a));
+        assert!(t.is_live(c));
+        assert_eq!(t.capacity(), 2);
+    }
+}
