@@ -32,7 +32,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_events: 1_000_000_000, end_time: SimTime::MAX }
+        Limits {
+            max_events: 1_000_000_000,
+            end_time: SimTime::MAX,
+        }
     }
 }
 
@@ -50,8 +53,12 @@ pub enum StopReason {
 }
 
 impl StopReason {
-    pub const ALL: [StopReason; 4] =
-        [StopReason::Drained, StopReason::TimeLimit, StopReason::EventLimit, StopReason::Done];
+    pub const ALL: [StopReason; 4] = [
+        StopReason::Drained,
+        StopReason::TimeLimit,
+        StopReason::EventLimit,
+        StopReason::Done,
+    ];
     pub fn name(self) -> &'static str {
         match self {
             StopReason::Drained => "drained",
@@ -142,9 +149,13 @@ impl<M: Message> Kernel<M> {
                     }
                     self.trace.record(t, TRACE_TIMER, node.0, node.0, tag);
                 }
-                Event::Message { src, dst, msg } => {
-                    self.trace.record(t, TRACE_MSG_BASE + msg.kind(), src.0, dst.0, msg.payload_id())
-                }
+                Event::Message { src, dst, msg } => self.trace.record(
+                    t,
+                    TRACE_MSG_BASE + msg.kind(),
+                    src.0,
+                    dst.0,
+                    msg.payload_id(),
+                ),
                 Event::Control(tag) => self.trace.record(t, TRACE_CONTROL, 0, 0, tag),
             }
             self.processed += 1;
@@ -197,8 +208,22 @@ mod tests {
         let a = k.timers.alloc();
         let b = k.timers.alloc();
         let n = NodeId(0);
-        k.schedule(SimTime::from_nanos(5), Event::Timer { node: n, id: a, tag: 1 });
-        k.schedule(SimTime::from_nanos(6), Event::Timer { node: n, id: b, tag: 2 });
+        k.schedule(
+            SimTime::from_nanos(5),
+            Event::Timer {
+                node: n,
+                id: a,
+                tag: 1,
+            },
+        );
+        k.schedule(
+            SimTime::from_nanos(6),
+            Event::Timer {
+                node: n,
+                id: b,
+                tag: 2,
+            },
+        );
         k.timers.cancel(a);
         let (t, ev) = k.next().unwrap();
         assert_eq!(t, SimTime::from_nanos(6));
@@ -209,8 +234,10 @@ mod tests {
 
     #[test]
     fn limits_end_the_run() {
-        let mut k: Kernel<M> =
-            Kernel::new(Limits { max_events: 3, end_time: SimTime::ZERO + SimDuration::SECOND });
+        let mut k: Kernel<M> = Kernel::new(Limits {
+            max_events: 3,
+            end_time: SimTime::ZERO + SimDuration::SECOND,
+        });
         for i in 0..10 {
             k.schedule(SimTime::from_nanos(i), Event::Control(i));
         }
@@ -219,8 +246,10 @@ mod tests {
         }
         assert_eq!(k.next().unwrap_err(), StopReason::EventLimit);
 
-        let mut k: Kernel<M> =
-            Kernel::new(Limits { max_events: 100, end_time: SimTime::ZERO + SimDuration::SECOND });
+        let mut k: Kernel<M> = Kernel::new(Limits {
+            max_events: 100,
+            end_time: SimTime::ZERO + SimDuration::SECOND,
+        });
         k.schedule(SimTime::ZERO + SimDuration::SECOND, Event::Control(0));
         k.schedule(SimTime::ZERO + SimDuration::from_secs(2), Event::Control(1));
         k.next().unwrap();

@@ -56,10 +56,16 @@ pub struct TimerTable {
 impl TimerTable {
     pub fn alloc(&mut self) -> TimerId {
         match self.free.pop() {
-            Some(slot) => TimerId { slot, generation: self.generations[slot as usize] },
+            Some(slot) => TimerId {
+                slot,
+                generation: self.generations[slot as usize],
+            },
             None => {
                 self.generations.push(0);
-                TimerId { slot: (self.generations.len() - 1) as u32, generation: 0 }
+                TimerId {
+                    slot: (self.generations.len() - 1) as u32,
+                    generation: 0,
+                }
             }
         }
     }
@@ -93,42 +99,67 @@ impl TimerTable {
 /// A command a handler asks the runner to carry out.
 #[derive(Debug, Clone, Copy)]
 pub enum Command<M> {
-    Send { to: NodeId, msg: M },
+    Send {
+        to: NodeId,
+        msg: M,
+    },
     /// To every peer, except `except` if set.
-    Broadcast { msg: M, except: Option<NodeId> },
-    SetTimer { id: TimerId, at: SimTime, tag: u64 },
+    Broadcast {
+        msg: M,
+        except: Option<NodeId>,
+    },
+    SetTimer {
+        id: TimerId,
+        at: SimTime,
+        tag: u64,
+    },
 }
 
-/// Commands and notes pushed by one handler call; reused between calls (no allocation per event).
+/// Commands and notes pushed by handler calls; reused between calls (no allocation per event).
 pub struct Outbox<M, N> {
     pub commands: Vec<Command<M>>,
-    pub notes: Vec<N>,
+    /// Observations, tagged with the node that made them.
+    pub notes: Vec<(NodeId, N)>,
 }
 
 impl<M, N> Default for Outbox<M, N> {
     fn default() -> Self {
-        Outbox { commands: Vec::new(), notes: Vec::new() }
+        Outbox {
+            commands: Vec::new(),
+            notes: Vec::new(),
+        }
     }
 }
 
-/// What a handler sees and may do.
-pub struct Ctx<'a, M, N> {
+/// What a handler of node type `T` sees and may do.
+pub struct Ctx<'a, T: Node + ?Sized> {
     id: NodeId,
     now: SimTime,
+    /// The node's own random stream.
     pub rng: &'a mut SimRng,
-    out: &'a mut Outbox<M, N>,
+    /// Read-only state shared by all nodes (e.g. the block store).
+    pub shared: &'a T::Shared,
+    out: &'a mut Outbox<T::Msg, T::Note>,
     timers: &'a mut TimerTable,
 }
 
-impl<'a, M, N> Ctx<'a, M, N> {
+impl<'a, T: Node + ?Sized> Ctx<'a, T> {
     pub fn new(
         id: NodeId,
         now: SimTime,
         rng: &'a mut SimRng,
-        out: &'a mut Outbox<M, N>,
+        shared: &'a T::Shared,
+        out: &'a mut Outbox<T::Msg, T::Note>,
         timers: &'a mut TimerTable,
     ) -> Self {
-        Ctx { id, now, rng, out, timers }
+        Ctx {
+            id,
+            now,
+            rng,
+            shared,
+            out,
+            timers,
+        }
     }
     #[inline]
     pub fn id(&self) -> NodeId {
@@ -139,21 +170,30 @@ impl<'a, M, N> Ctx<'a, M, N> {
         self.now
     }
     #[inline]
-    pub fn send(&mut self, to: NodeId, msg: M) {
+    pub fn send(&mut self, to: NodeId, msg: T::Msg) {
         self.out.commands.push(Command::Send { to, msg });
     }
     #[inline]
-    pub fn broadcast(&mut self, msg: M) {
-        self.out.commands.push(Command::Broadcast { msg, except: None });
+    pub fn broadcast(&mut self, msg: T::Msg) {
+        self.out
+            .commands
+            .push(Command::Broadcast { msg, except: None });
     }
     #[inline]
-    pub fn broadcast_except(&mut self, msg: M, except: NodeId) {
-        self.out.commands.push(Command::Broadcast { msg, except: Some(except) });
+    pub fn broadcast_except(&mut self, msg: T::Msg, except: NodeId) {
+        self.out.commands.push(Command::Broadcast {
+            msg,
+            except: Some(except),
+        });
     }
     /// Sets a timer firing `after` from now with a node-chosen `tag`.
     pub fn set_timer(&mut self, after: SimDuration, tag: u64) -> TimerId {
         let id = self.timers.alloc();
-        self.out.commands.push(Command::SetTimer { id, at: self.now + after, tag });
+        self.out.commands.push(Command::SetTimer {
+            id,
+            at: self.now + after,
+            tag,
+        });
         id
     }
     /// Cancels a timer in O(1); cancelling a fired or cancelled timer is a no-op.
@@ -162,8 +202,8 @@ impl<'a, M, N> Ctx<'a, M, N> {
     }
     /// Records an observation for the runner's observers.
     #[inline]
-    pub fn note(&mut self, note: N) {
-        self.out.notes.push(note);
+    pub fn note(&mut self, note: T::Note) {
+        self.out.notes.push((self.id, note));
     }
 }
 
@@ -172,13 +212,17 @@ pub trait Node {
     type Msg: Message;
     /// Observations this node reports (use `()` for none).
     type Note;
-    fn on_start(&mut self, ctx: &mut Ctx<'_, Self::Msg, Self::Note>);
-    fn on_message(&mut self, ctx: &mut Ctx<'_, Self::Msg, Self::Note>, from: NodeId, msg: Self::Msg);
-    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self::Msg, Self::Note>, id: TimerId, tag: u64);
+    /// State shared read-only by every node (use `()` for none).
+    type Shared;
+    fn on_start(&mut self, ctx: &mut Ctx<'_, Self>);
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: Self::Msg);
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, id: TimerId, tag: u64);
+    /// A runner-initiated local happening (e.g. "you found a block"), with a runner-chosen tag.
+    fn on_control(&mut self, _ctx: &mut Ctx<'_, Self>, _tag: u64) {}
     /// Called when the node comes back after a crash (its timers were lost).
-    fn on_restart(&mut self, _ctx: &mut Ctx<'_, Self::Msg, Self::Note>) {}
+    fn on_restart(&mut self, _ctx: &mut Ctx<'_, Self>) {}
     /// Called when a link to `peer` works again (partition healed, peer restarted).
-    fn on_reconnect(&mut self, _ctx: &mut Ctx<'_, Self::Msg, Self::Note>, _peer: NodeId) {}
+    fn on_reconnect(&mut self, _ctx: &mut Ctx<'_, Self>, _peer: NodeId) {}
 }
 
 #[cfg(test)]

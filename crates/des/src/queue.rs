@@ -1,41 +1,30 @@
 //! The event queue: a total order by (time, insertion sequence).
 //!
 //! Events at equal times come out in the order they were pushed (FIFO), so the order of events is
-//! a pure function of the order of pushes, never of heap internals. Popping asserts that time never
-//! goes backwards.
+//! a pure function of the order of pushes. Popping asserts that time never goes backwards.
+//!
+//! Implementation: a radix heap over the u64 nanosecond time. Because simulated time is
+//! monotone (nothing is scheduled before the last popped time), an event lives in bucket
+//! `bits(time XOR last)`; push is O(1) and each event moves to a lower bucket at most 64 times.
+//! Events with equal times are always in the same bucket and move together in order, and bucket
+//! 0 (time == last) is drained from the front, which gives FIFO ties without a sequence field.
 
 use crate::time::SimTime;
-use std::cmp::Ordering;
-use std::collections::BinaryHeap;
+use std::collections::VecDeque;
 
-struct Entry<E> {
-    time: SimTime,
-    seq: u64,
-    event: E,
-}
-
-impl<E> PartialEq for Entry<E> {
-    fn eq(&self, o: &Self) -> bool {
-        self.time == o.time && self.seq == o.seq
-    }
-}
-impl<E> Eq for Entry<E> {}
-impl<E> PartialOrd for Entry<E> {
-    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl<E> Ord for Entry<E> {
-    fn cmp(&self, o: &Self) -> Ordering {
-        // Reversed: BinaryHeap is a max-heap and we want the earliest (time, seq) first.
-        (o.time, o.seq).cmp(&(self.time, self.seq))
-    }
-}
+const BUCKETS: usize = 65;
 
 /// A min-queue of events keyed by (time, insertion sequence).
 pub struct EventQueue<E> {
-    heap: BinaryHeap<Entry<E>>,
-    next_seq: u64,
+    /// Events at time `last`, in FIFO order.
+    front: VecDeque<E>,
+    /// Bucket i (1..=64) holds events whose time differs from `last` first in bit i − 1.
+    buckets: Vec<Vec<(u64, E)>>,
+    /// Bit i set when bucket i is non-empty.
+    occupied: u128,
+    last: u64,
+    len: usize,
+    pushed: u64,
     now: SimTime,
 }
 
@@ -45,36 +34,119 @@ impl<E> Default for EventQueue<E> {
     }
 }
 
+#[inline]
+fn bucket_of(key: u64, last: u64) -> usize {
+    (64 - (key ^ last).leading_zeros()) as usize
+}
+
 impl<E> EventQueue<E> {
     pub fn new() -> Self {
-        EventQueue { heap: BinaryHeap::new(), next_seq: 0, now: SimTime::ZERO }
+        EventQueue {
+            front: VecDeque::new(),
+            buckets: (0..BUCKETS).map(|_| Vec::new()).collect(),
+            occupied: 0,
+            last: 0,
+            len: 0,
+            pushed: 0,
+            now: SimTime::ZERO,
+        }
     }
 
     /// Schedules `event` at `time`, which must not be earlier than the last popped time.
     /// Returns the insertion sequence number.
+    #[inline]
     pub fn push(&mut self, time: SimTime, event: E) -> u64 {
         assert!(
             time >= self.now,
             "event scheduled in the past: {time} < now {}",
             self.now
         );
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        self.heap.push(Entry { time, seq, event });
-        seq
+        let key = time.as_nanos();
+        if key < self.last {
+            // Only after `peek_time` moved `last` ahead of `now`: rebuild around the new key.
+            self.rebase(key);
+        }
+        if key == self.last {
+            self.front.push_back(event);
+        } else {
+            let b = bucket_of(key, self.last);
+            self.buckets[b].push((key, event));
+            self.occupied |= 1u128 << b;
+        }
+        self.len += 1;
+        self.pushed += 1;
+        self.pushed - 1
+    }
+
+    /// Makes `front` hold the earliest events; false if the queue is empty.
+    fn refill(&mut self) -> bool {
+        if !self.front.is_empty() {
+            return true;
+        }
+        if self.occupied == 0 {
+            return false;
+        }
+        let i = self.occupied.trailing_zeros() as usize;
+        let mut moving = std::mem::take(&mut self.buckets[i]);
+        self.occupied &= !(1u128 << i);
+        let min = moving
+            .iter()
+            .map(|(k, _)| *k)
+            .min()
+            .expect("occupied bucket is non-empty");
+        self.last = min;
+        for (k, e) in moving.drain(..) {
+            if k == min {
+                self.front.push_back(e);
+            } else {
+                let b = bucket_of(k, min);
+                debug_assert!(b < i);
+                self.buckets[b].push((k, e));
+                self.occupied |= 1u128 << b;
+            }
+        }
+        self.buckets[i] = moving; // keep the allocation
+        true
+    }
+
+    /// Re-buckets everything around a `last` earlier than the current one (rare, O(n)).
+    fn rebase(&mut self, new_last: u64) {
+        let mut all: Vec<(u64, E)> = self.front.drain(..).map(|e| (self.last, e)).collect();
+        for b in &mut self.buckets {
+            all.append(b);
+        }
+        // Stable sort keeps FIFO order among equal times.
+        all.sort_by_key(|(k, _)| *k);
+        self.occupied = 0;
+        self.last = new_last;
+        for (k, e) in all {
+            if k == new_last {
+                self.front.push_back(e);
+            } else {
+                let b = bucket_of(k, new_last);
+                self.buckets[b].push((k, e));
+                self.occupied |= 1u128 << b;
+            }
+        }
     }
 
     /// Removes and returns the earliest event.
+    #[inline]
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
-        let e = self.heap.pop()?;
-        assert!(e.time >= self.now, "time went backwards");
-        self.now = e.time;
-        Some((e.time, e.event))
+        if !self.refill() {
+            return None;
+        }
+        let e = self.front.pop_front().expect("refilled");
+        self.len -= 1;
+        let t = SimTime::from_nanos(self.last);
+        assert!(t >= self.now, "time went backwards");
+        self.now = t;
+        Some((t, e))
     }
 
     /// The time of the earliest pending event.
-    pub fn peek_time(&self) -> Option<SimTime> {
-        self.heap.peek().map(|e| e.time)
+    pub fn peek_time(&mut self) -> Option<SimTime> {
+        self.refill().then_some(SimTime::from_nanos(self.last))
     }
 
     /// The time of the last popped event.
@@ -83,11 +155,11 @@ impl<E> EventQueue<E> {
     }
 
     pub fn len(&self) -> usize {
-        self.heap.len()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.heap.is_empty()
+        self.len == 0
     }
 }
 
@@ -127,6 +199,49 @@ mod tests {
                 assert!(t > pt || (t == pt && i > pi), "order broken at {i}");
             }
             prev = Some((t, i));
+        }
+    }
+
+    /// Against a reference (sort by (time, seq)) with interleaved pushes, peeks and pops.
+    #[test]
+    fn matches_reference_order_under_random_interleaving() {
+        let mut rng = crate::RngFactory::new(9).stream("q", 0);
+        let mut q = EventQueue::new();
+        let mut reference: Vec<(u64, u64)> = vec![];
+        let mut seq = 0u64;
+        let mut now = 0u64;
+        for _ in 0..50_000 {
+            match rng.below(5) {
+                0 | 1 => {
+                    let span = 1u64 << rng.below(40);
+                    let t = now + rng.below(span);
+                    q.push(SimTime::from_nanos(t), seq);
+                    reference.push((t, seq));
+                    seq += 1;
+                }
+                2 => {
+                    let want = reference.iter().map(|x| x.0).min();
+                    assert_eq!(q.peek_time().map(|t| t.as_nanos()), want);
+                    // A push at `now` after a peek must still come out first.
+                    if want.is_some() && rng.below(4) == 0 {
+                        q.push(SimTime::from_nanos(now), seq);
+                        reference.push((now, seq));
+                        seq += 1;
+                    }
+                }
+                _ => {
+                    reference.sort();
+                    let got = q.pop();
+                    if reference.is_empty() {
+                        assert!(got.is_none());
+                    } else {
+                        let (t, s) = reference.remove(0);
+                        assert_eq!(got, Some((SimTime::from_nanos(t), s)));
+                        now = t;
+                    }
+                }
+            }
+            assert_eq!(q.len(), reference.len());
         }
     }
 

@@ -5,8 +5,8 @@
 //! our own inverse-CDF code over the raw 64-bit output, using `libm` (pure Rust, the same bits on
 //! every platform), so their values cannot change under a dependency upgrade.
 
-use rand_chacha::rand_core::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rand_chacha::rand_core::{Rng, SeedableRng};
 use sha2::{Digest, Sha256};
 
 /// Derives independent named streams from one master seed.
@@ -162,7 +162,10 @@ mod tests {
         let again: Vec<u64> = (0..4).map(|_| a2.next_u64()).collect();
         assert_eq!(a_first, again);
         assert_ne!(a_first[0], f.stream("mining", 3).next_u64());
-        assert_ne!(a_first[0], RngFactory::new(8).stream("latency", 3).next_u64());
+        assert_ne!(
+            a_first[0],
+            RngFactory::new(8).stream("latency", 3).next_u64()
+        );
     }
 
     /// Golden values: these must never change, or every recorded trace hash breaks.
@@ -172,8 +175,14 @@ mod tests {
         let v = r.next_u64();
         let mut r2 = RngFactory::new(42).stream("golden", 0);
         assert_eq!(v, r2.next_u64());
-        assert_eq!(RngFactory::new(1).derive_seed("run", 0), RngFactory::new(1).derive_seed("run", 0));
-        assert_ne!(RngFactory::new(1).derive_seed("run", 0), RngFactory::new(1).derive_seed("run", 1));
+        assert_eq!(
+            RngFactory::new(1).derive_seed("run", 0),
+            RngFactory::new(1).derive_seed("run", 0)
+        );
+        assert_ne!(
+            RngFactory::new(1).derive_seed("run", 0),
+            RngFactory::new(1).derive_seed("run", 1)
+        );
     }
 
     #[test]

@@ -223,7 +223,9 @@ impl FromStr for SimDuration {
         while !rest.is_empty() {
             let num_len = rest
                 .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-                .ok_or_else(|| ParseDurationError(format!("\"{s}\" has a number without a unit")))?;
+                .ok_or_else(|| {
+                    ParseDurationError(format!("\"{s}\" has a number without a unit"))
+                })?;
             if num_len == 0 {
                 return Err(ParseDurationError(format!("\"{s}\" is not a duration")));
             }
@@ -238,8 +240,9 @@ impl FromStr for SimDuration {
                 .find(|(u, _)| *u == unit || (unit == "µs" && *u == "us"))
                 .map(|(_, k)| *k)
                 .ok_or_else(|| ParseDurationError(format!("unknown unit \"{unit}\" in \"{s}\"")))?;
-            let v = parse_scaled(num, scale)
-                .ok_or_else(|| ParseDurationError(format!("\"{num}{unit}\" is not exact or too large")))?;
+            let v = parse_scaled(num, scale).ok_or_else(|| {
+                ParseDurationError(format!("\"{num}{unit}\" is not exact or too large"))
+            })?;
             total = total
                 .checked_add(v)
                 .ok_or_else(|| ParseDurationError(format!("\"{s}\" is too large")))?;
@@ -314,14 +317,33 @@ mod tests {
 
     #[test]
     fn rejects_garbage() {
-        for bad in ["", "5", "ms", "1.2.3s", "3 parsecs", "1.0000000001s", "-1s", "99999999999999999999s"] {
+        for bad in [
+            "",
+            "5",
+            "ms",
+            "1.2.3s",
+            "3 parsecs",
+            "1.0000000001s",
+            "-1s",
+            "99999999999999999999s",
+        ] {
             assert!(bad.parse::<SimDuration>().is_err(), "{bad:?} parsed");
         }
     }
 
     #[test]
     fn display_round_trips() {
-        for ns in [1u64, 999, 1_000, 1_500_000, 250_000_000, 1_000_000_000, 5_400_000_000_000, 61_500_000_000, 86_400_000_000_000] {
+        for ns in [
+            1u64,
+            999,
+            1_000,
+            1_500_000,
+            250_000_000,
+            1_000_000_000,
+            5_400_000_000_000,
+            61_500_000_000,
+            86_400_000_000_000,
+        ] {
             let d = SimDuration::from_nanos(ns);
             let s = d.to_string();
             assert_eq!(s.parse::<SimDuration>().unwrap(), d, "{s}");

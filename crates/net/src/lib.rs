@@ -1,14 +1,21 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! `net`: the simulated network of chainsim.
+//!
+//! Topologies (complete, ring, random regular, Erdős–Rényi, Watts–Strogatz, Barabási–Albert,
+//! regional), link latency and bandwidth with per-sender upload queues, faults as an ordered chain
+//! of rules (crash, partitions, loss, duplication, jitter, pluggable link rules), accounting of
+//! everything done to messages, and the event loop that ties nodes, kernel and network together.
+//!
+//! Knows nothing of blockchains or files; does no IO.
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub mod faults;
+pub mod link;
+pub mod network;
+pub mod sim;
+pub mod testkit;
+pub mod topology;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub use faults::{Crash, LinkRule, MessageView, Partition, Rule, Verdict};
+pub use link::{Bandwidth, Latency, Spread};
+pub use network::{NetConfig, NetStats, Network};
+pub use sim::{Driver, NET_CONTROL, NetEvent, World, run};
+pub use topology::{DegreeDist, Topology, TopologyError, TopologyKind, assign_regions};

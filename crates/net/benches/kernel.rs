@@ -1,0 +1,52 @@
+//! Kernel throughput: a hot-potato message-passing workload on 10,000 nodes.
+//! Reports events per second (divan's "items"). Run: `cargo bench -p net --bench kernel`.
+
+use des::{Limits, SimDuration, SimTime};
+use net::World;
+use net::testkit::{NoDriver, Potato, plain, potato_world, regular8};
+
+const NODES: u32 = 10_000;
+const STARTERS: u32 = 1_000;
+const HOPS: u32 = 1_000;
+
+fn main() {
+    divan::main();
+}
+
+fn world() -> World<Potato> {
+    let nodes = (0..NODES)
+        .map(|_| Potato {
+            random_hops: false,
+            ..Potato::new(STARTERS, HOPS)
+        })
+        .collect();
+    let limits = Limits {
+        max_events: u64::MAX,
+        end_time: SimTime::MAX,
+    };
+    potato_world(
+        regular8(NODES, 1),
+        nodes,
+        plain(SimDuration::from_millis(50)),
+        1,
+        limits,
+    )
+}
+
+fn workload(mut w: World<Potato>) -> u64 {
+    net::run(&mut w, &mut NoDriver);
+    w.kernel.events_processed()
+}
+
+/// Events per workload: STARTERS timers + STARTERS·8 first hops, each carried HOPS more hops.
+fn events() -> u64 {
+    u64::from(STARTERS) + u64::from(STARTERS) * 8 * (u64::from(HOPS) + 1)
+}
+
+#[divan::bench(sample_count = 5)]
+fn potato_10k_nodes(b: divan::Bencher) {
+    assert_eq!(workload(world()), events());
+    b.counter(divan::counter::ItemsCount::new(events()))
+        .with_inputs(world)
+        .bench_values(workload);
+}

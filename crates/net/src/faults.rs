@@ -1,0 +1,121 @@
+//! Faults as an ordered chain of rules. Every message passes the rules in order at send time; the
+//! first rule that decides (drop, delay, duplicate) wins and the rest are not asked.
+
+use des::{NodeId, SimDuration, SimRng, SimTime};
+use std::fmt;
+
+/// What a rule decided for one message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Drop,
+    /// Deliver, but this much later than the link alone would.
+    Delay(SimDuration),
+    /// Deliver normally and once more, this much later.
+    Duplicate(SimDuration),
+}
+
+/// What a rule may look at.
+pub struct MessageView<'a> {
+    pub now: SimTime,
+    pub src: NodeId,
+    pub dst: NodeId,
+    pub kind: u8,
+    pub payload: u64,
+    /// Which nodes are up (crash state).
+    pub up: &'a [bool],
+}
+
+/// A pluggable rule, e.g. a Byzantine link behaviour.
+pub trait LinkRule: fmt::Debug + Send {
+    fn name(&self) -> &str;
+    fn decide(&mut self, m: &MessageView<'_>, rng: &mut SimRng) -> Option<Verdict>;
+}
+
+/// Nodes cut into groups between two times; traffic between different groups is dropped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Partition {
+    /// Group index per node.
+    pub group: Vec<u16>,
+    pub from: SimTime,
+    /// `SimTime::MAX` if never healed.
+    pub until: SimTime,
+}
+
+impl Partition {
+    /// Builds the group vector from explicit groups; nodes not named form one more group.
+    pub fn from_groups(n: u32, groups: &[Vec<NodeId>], from: SimTime, until: SimTime) -> Self {
+        let mut group = vec![groups.len() as u16; n as usize];
+        for (g, members) in groups.iter().enumerate() {
+            for m in members {
+                group[m.idx()] = g as u16;
+            }
+        }
+        Partition { group, from, until }
+    }
+
+    #[inline]
+    pub fn active(&self, now: SimTime) -> bool {
+        self.from <= now && now < self.until
+    }
+
+    #[inline]
+    pub fn cuts(&self, a: NodeId, b: NodeId) -> bool {
+        self.group[a.idx()] != self.group[b.idx()]
+    }
+}
+
+#[derive(Debug)]
+pub enum Rule {
+    /// Drops messages from or to a crashed node.
+    Crash,
+    Partition(Partition),
+    Loss {
+        p: f64,
+    },
+    Duplicate {
+        p: f64,
+        delay: SimDuration,
+    },
+    /// Extra delay uniform in [0, max] (reorders messages).
+    Jitter {
+        max: SimDuration,
+    },
+    Link(Box<dyn LinkRule>),
+}
+
+impl Rule {
+    pub fn name(&self) -> String {
+        match self {
+            Rule::Crash => "crash".into(),
+            Rule::Partition(_) => "partition".into(),
+            Rule::Loss { .. } => "loss".into(),
+            Rule::Duplicate { .. } => "duplicate".into(),
+            Rule::Jitter { .. } => "jitter".into(),
+            Rule::Link(r) => r.name().to_string(),
+        }
+    }
+
+    #[inline]
+    pub fn decide(&mut self, m: &MessageView<'_>, rng: &mut SimRng) -> Option<Verdict> {
+        match self {
+            Rule::Crash => (!m.up[m.src.idx()] || !m.up[m.dst.idx()]).then_some(Verdict::Drop),
+            Rule::Partition(p) => {
+                (p.active(m.now) && p.cuts(m.src, m.dst)).then_some(Verdict::Drop)
+            }
+            Rule::Loss { p } => rng.bernoulli(*p).then_some(Verdict::Drop),
+            Rule::Duplicate { p, delay } => rng.bernoulli(*p).then_some(Verdict::Duplicate(*delay)),
+            Rule::Jitter { max } => Some(Verdict::Delay(SimDuration::from_nanos(
+                rng.below(max.as_nanos() + 1),
+            ))),
+            Rule::Link(r) => r.decide(m, rng),
+        }
+    }
+}
+
+/// A node that goes down at `at` and (optionally) comes back at `restart`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Crash {
+    pub node: NodeId,
+    pub at: SimTime,
+    pub restart: Option<SimTime>,
+}

@@ -1,0 +1,197 @@
+//! Link models: one-way latency and bandwidth.
+
+use des::{SimDuration, SimRng};
+
+/// How a one-way latency spreads around its mean.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Spread {
+    /// Always exactly the mean.
+    Constant,
+    Exponential,
+    /// Log-normal with this sigma of the underlying normal.
+    LogNormal {
+        sigma: f64,
+    },
+    /// Pareto with this tail index (> 1), scaled so its mean is the mean.
+    Pareto {
+        shape: f64,
+    },
+    /// SimBlock's draw: Pareto with shape 0.2·mean(ms) and scale mean − 5 ms (falls back to the
+    /// mean when that is not a proper distribution).
+    SimBlock,
+}
+
+impl Spread {
+    pub const NAMES: [&'static str; 5] =
+        ["constant", "exponential", "lognormal", "pareto", "simblock"];
+
+    /// Draws a latency in nanoseconds with mean `mean_ns`.
+    #[inline]
+    pub fn sample(self, mean_ns: f64, rng: &mut SimRng) -> f64 {
+        match self {
+            Spread::Constant => mean_ns,
+            Spread::Exponential => rng.exponential(mean_ns),
+            Spread::LogNormal { sigma } => rng.lognormal_with_mean(mean_ns, sigma),
+            Spread::Pareto { shape } => rng.pareto_with_mean(mean_ns, shape),
+            Spread::SimBlock => {
+                let mean_ms = mean_ns / 1e6;
+                let shape = 0.2 * mean_ms;
+                let scale = mean_ms - 5.0;
+                if shape <= 1.0 || scale <= 0.0 {
+                    mean_ns
+                } else {
+                    libm::round(rng.pareto(scale, shape)) * 1e6
+                }
+            }
+        }
+    }
+}
+
+/// One-way latency of a message from one node to another.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Latency {
+    Uniform {
+        min: SimDuration,
+        max: SimDuration,
+    },
+    /// The same mean on every link.
+    Mean {
+        mean: SimDuration,
+        spread: Spread,
+    },
+    /// Mean from a region×region matrix (row = sender's region).
+    Regions {
+        matrix: Vec<Vec<SimDuration>>,
+        spread: Spread,
+    },
+}
+
+impl Latency {
+    pub fn constant(d: SimDuration) -> Self {
+        Latency::Mean {
+            mean: d,
+            spread: Spread::Constant,
+        }
+    }
+
+    #[inline]
+    pub fn sample(&self, from_region: u8, to_region: u8, rng: &mut SimRng) -> SimDuration {
+        match self {
+            Latency::Uniform { min, max } => {
+                let span = max.as_nanos() - min.as_nanos();
+                SimDuration::from_nanos(min.as_nanos() + rng.below(span + 1))
+            }
+            Latency::Mean {
+                mean,
+                spread: Spread::Constant,
+            } => *mean,
+            Latency::Mean { mean, spread } => {
+                SimDuration::from_nanos_f64(spread.sample(mean.as_nanos() as f64, rng))
+            }
+            Latency::Regions { matrix, spread } => {
+                let mean = matrix[from_region as usize][to_region as usize];
+                SimDuration::from_nanos_f64(spread.sample(mean.as_nanos() as f64, rng))
+            }
+        }
+    }
+
+    /// The mean latency between two regions (for reports and theory).
+    pub fn mean(&self, from_region: u8, to_region: u8) -> SimDuration {
+        match self {
+            Latency::Uniform { min, max } => {
+                SimDuration::from_nanos((min.as_nanos() + max.as_nanos()) / 2)
+            }
+            Latency::Mean { mean, .. } => *mean,
+            Latency::Regions { matrix, .. } => matrix[from_region as usize][to_region as usize],
+        }
+    }
+}
+
+/// Per-node upload and download bandwidth in bits per second.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bandwidth {
+    pub upload_bps: Vec<u64>,
+    pub download_bps: Vec<u64>,
+}
+
+impl Bandwidth {
+    /// Time to push `bytes` from `src` to `dst`: size / min(src upload, dst download), rounded up.
+    #[inline]
+    pub fn transfer(&self, bytes: u32, src: usize, dst: usize) -> SimDuration {
+        let bps = self.upload_bps[src].min(self.download_bps[dst]).max(1);
+        let ns = (u128::from(bytes) * 8 * 1_000_000_000).div_ceil(u128::from(bps));
+        SimDuration::from_nanos(ns.min(u128::from(u64::MAX)) as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use des::RngFactory;
+
+    fn mean_and_se(lat: &Latency, n: usize) -> (f64, f64) {
+        let mut rng = RngFactory::new(11).stream("lat", 0);
+        let xs: Vec<f64> = (0..n)
+            .map(|_| lat.sample(0, 0, &mut rng).as_millis_f64())
+            .collect();
+        let m = xs.iter().sum::<f64>() / n as f64;
+        let var = xs.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (n - 1) as f64;
+        (m, (var / n as f64).sqrt())
+    }
+
+    /// Every latency model's sample mean is within 5 standard errors of its configured mean.
+    #[test]
+    fn latency_means_within_standard_error() {
+        let ms = SimDuration::from_millis;
+        let cases = [
+            Latency::Uniform {
+                min: ms(10),
+                max: ms(30),
+            },
+            Latency::Mean {
+                mean: ms(100),
+                spread: Spread::Exponential,
+            },
+            Latency::Mean {
+                mean: ms(100),
+                spread: Spread::LogNormal { sigma: 0.5 },
+            },
+            Latency::Mean {
+                mean: ms(100),
+                spread: Spread::Pareto { shape: 4.0 },
+            },
+            Latency::Regions {
+                matrix: vec![vec![ms(124)]],
+                spread: Spread::SimBlock,
+            },
+        ];
+        for lat in cases {
+            let (m, se) = mean_and_se(&lat, 100_000);
+            let want = lat.mean(0, 0).as_millis_f64();
+            // SimBlock's Pareto has mean scale·shape/(shape−1), within 0.3 ms of the matrix value.
+            let bias = if matches!(lat, Latency::Regions { .. }) {
+                0.3
+            } else {
+                0.0
+            };
+            assert!(
+                (m - want).abs() < 5.0 * se + bias,
+                "{lat:?}: mean {m} want {want} se {se}"
+            );
+        }
+        assert_eq!(
+            Latency::constant(ms(7)).sample(0, 0, &mut RngFactory::new(1).stream("x", 0)),
+            ms(7)
+        );
+    }
+
+    #[test]
+    fn transfer_time_is_size_over_bottleneck() {
+        let bw = Bandwidth {
+            upload_bps: vec![8_000_000, 1],
+            download_bps: vec![1, 4_000_000],
+        };
+        // 1 MB at min(8, 4) Mbit/s = 2 s.
+        assert_eq!(bw.transfer(1_000_000, 0, 1), SimDuration::from_secs(2));
+    }
+}

@@ -1,0 +1,184 @@
+//! The network model: topology + latency + bandwidth + fault rules, with full accounting.
+
+use crate::faults::{Crash, MessageView, Rule, Verdict};
+use crate::link::{Bandwidth, Latency};
+use crate::topology::Topology;
+use des::{Event, Kernel, Message, NodeId, RngFactory, SimRng, SimTime};
+
+/// Everything the network did to messages.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NetStats {
+    /// Messages handed to the network, by message kind.
+    pub sent: [u64; 16],
+    /// Bytes handed to the network, by message kind.
+    pub bytes: [u64; 16],
+    /// Messages that reached a live node.
+    pub delivered: u64,
+    /// Messages that arrived at a node that had crashed meanwhile.
+    pub dropped_at_arrival: u64,
+    pub rule_names: Vec<String>,
+    pub dropped: Vec<u64>,
+    pub delayed: Vec<u64>,
+    pub duplicated: Vec<u64>,
+}
+
+impl NetStats {
+    pub fn total_sent(&self) -> u64 {
+        self.sent.iter().sum()
+    }
+    pub fn total_bytes(&self) -> u64 {
+        self.bytes.iter().sum()
+    }
+    pub fn total_dropped(&self) -> u64 {
+        self.dropped.iter().sum::<u64>() + self.dropped_at_arrival
+    }
+}
+
+/// How to build a [`Network`].
+#[derive(Debug)]
+pub struct NetConfig {
+    pub latency: Latency,
+    pub bandwidth: Option<Bandwidth>,
+    /// Region index per node (all zero if regions are not used).
+    pub regions: Vec<u8>,
+    /// User rules, applied after the built-in crash and partition rules.
+    pub rules: Vec<Rule>,
+    pub partitions: Vec<crate::faults::Partition>,
+    pub crashes: Vec<Crash>,
+}
+
+pub struct Network {
+    pub topo: Topology,
+    latency: Latency,
+    bandwidth: Option<Bandwidth>,
+    regions: Vec<u8>,
+    pub(crate) rules: Vec<Rule>,
+    pub(crate) crashes: Vec<Crash>,
+    pub(crate) up: Vec<bool>,
+    upload_free: Vec<SimTime>,
+    latency_rng: Vec<SimRng>,
+    fault_rng: Vec<SimRng>,
+    pub stats: NetStats,
+}
+
+impl Network {
+    pub fn new(topo: Topology, cfg: NetConfig, rngs: &RngFactory) -> Network {
+        let n = topo.node_count() as usize;
+        let mut rules = vec![Rule::Crash];
+        rules.extend(cfg.partitions.into_iter().map(Rule::Partition));
+        rules.extend(cfg.rules);
+        let names: Vec<String> = rules.iter().map(Rule::name).collect();
+        let k = names.len();
+        let mut regions = cfg.regions;
+        regions.resize(n, 0);
+        Network {
+            latency: cfg.latency,
+            bandwidth: cfg.bandwidth,
+            regions,
+            rules,
+            crashes: cfg.crashes,
+            up: vec![true; n],
+            upload_free: vec![SimTime::ZERO; n],
+            latency_rng: (0..n as u64).map(|i| rngs.stream("latency", i)).collect(),
+            fault_rng: (0..n as u64).map(|i| rngs.stream("faults", i)).collect(),
+            stats: NetStats {
+                rule_names: names,
+                dropped: vec![0; k],
+                delayed: vec![0; k],
+                duplicated: vec![0; k],
+                ..NetStats::default()
+            },
+            topo,
+        }
+    }
+
+    #[inline]
+    pub fn is_up(&self, n: NodeId) -> bool {
+        self.up[n.idx()]
+    }
+
+    pub fn up(&self) -> &[bool] {
+        &self.up
+    }
+
+    pub fn region(&self, n: NodeId) -> u8 {
+        self.regions[n.idx()]
+    }
+
+    pub fn latency(&self) -> &Latency {
+        &self.latency
+    }
+
+    /// Adds a rule at the end of the chain (e.g. a Byzantine link behaviour).
+    pub fn push_rule(&mut self, rule: Rule) {
+        self.stats.rule_names.push(rule.name());
+        self.stats.dropped.push(0);
+        self.stats.delayed.push(0);
+        self.stats.duplicated.push(0);
+        self.rules.push(rule);
+    }
+
+    /// Sends one message: the rule chain, the sender's upload queue, the link latency.
+    #[inline]
+    pub fn transmit<M: Message>(
+        &mut self,
+        kernel: &mut Kernel<M>,
+        src: NodeId,
+        dst: NodeId,
+        msg: M,
+    ) {
+        let now = kernel.now();
+        let kind = msg.kind() as usize & 15;
+        let size = msg.size_bytes();
+        self.stats.sent[kind] += 1;
+        self.stats.bytes[kind] += u64::from(size);
+        let mut extra = des::SimDuration::ZERO;
+        let mut dup = None;
+        let view = MessageView {
+            now,
+            src,
+            dst,
+            kind: kind as u8,
+            payload: msg.payload_id(),
+            up: &self.up,
+        };
+        let rng = &mut self.fault_rng[src.idx()];
+        for (i, rule) in self.rules.iter_mut().enumerate() {
+            match rule.decide(&view, rng) {
+                None => continue,
+                Some(Verdict::Drop) => {
+                    self.stats.dropped[i] += 1;
+                    return;
+                }
+                Some(Verdict::Delay(d)) => {
+                    self.stats.delayed[i] += 1;
+                    extra = d;
+                }
+                Some(Verdict::Duplicate(d)) => {
+                    self.stats.duplicated[i] += 1;
+                    dup = Some(d);
+                }
+            }
+            break;
+        }
+        let depart = match &self.bandwidth {
+            Some(bw) => {
+                let start = now.max(self.upload_free[src.idx()]);
+                let done = start + bw.transfer(size, src.idx(), dst.idx());
+                self.upload_free[src.idx()] = done;
+                done
+            }
+            None => now,
+        };
+        let lat = self.latency.sample(
+            self.regions[src.idx()],
+            self.regions[dst.idx()],
+            &mut self.latency_rng[src.idx()],
+        );
+        let at = depart + lat + extra;
+        kernel.schedule(at, Event::Message { src, dst, msg });
+        if let Some(d) = dup {
+            kernel.schedule(at + d, Event::Message { src, dst, msg });
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! The event loop: dispatches events to nodes, applies their outboxes through the network, and
+//! hands their notes and runner-level control events to a [`Driver`].
+
+use crate::network::Network;
+use des::{
+    Command, Ctx, Event, Kernel, Limits, Node, NodeId, Outbox, RngFactory, SimRng, StopReason,
+};
+
+/// Control tags with this bit set belong to the network (partitions, crashes); the rest to the driver.
+pub const NET_CONTROL: u64 = 1 << 63;
+const CUT: u64 = 0;
+const HEAL: u64 = 1;
+const CRASH: u64 = 2;
+const RESTART: u64 = 3;
+
+fn net_tag(kind: u64, idx: usize) -> u64 {
+    NET_CONTROL | (kind << 32) | idx as u64
+}
+
+/// A change of the network the driver may want to know about (metrics windows, say).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetEvent {
+    PartitionStart(usize),
+    PartitionHealed(usize),
+    NodeDown(NodeId),
+    NodeUp(NodeId),
+}
+
+/// The runner-level logic: mining, metrics sampling, stop conditions.
+pub trait Driver<N: Node> {
+    fn on_start(&mut self, _world: &mut World<N>) {}
+    fn on_control(&mut self, world: &mut World<N>, tag: u64);
+    fn on_note(&mut self, world: &World<N>, node: NodeId, note: N::Note);
+    fn on_net_event(&mut self, _world: &mut World<N>, _ev: NetEvent) {}
+}
+
+/// Everything a run owns: the kernel, the network, the nodes and their streams, shared state.
+pub struct World<N: Node> {
+    pub kernel: Kernel<N::Msg>,
+    pub net: Network,
+    pub nodes: Vec<N>,
+    pub shared: N::Shared,
+    rngs: Vec<SimRng>,
+    outbox: Outbox<N::Msg, N::Note>,
+}
+
+impl<N: Node> World<N> {
+    /// Each node gets the stream ("node", id).
+    pub fn new(
+        nodes: Vec<N>,
+        net: Network,
+        shared: N::Shared,
+        rngs: &RngFactory,
+        limits: Limits,
+    ) -> Self {
+        assert_eq!(
+            nodes.len(),
+            net.topo.node_count() as usize,
+            "one node per topology vertex"
+        );
+        let node_rngs = (0..nodes.len() as u64)
+            .map(|i| rngs.stream("node", i))
+            .collect();
+        World {
+            kernel: Kernel::new(limits),
+            net,
+            nodes,
+            shared,
+            rngs: node_rngs,
+            outbox: Outbox::default(),
+        }
+    }
+
+    pub fn now(&self) -> des::SimTime {
+        self.kernel.now()
+    }
+
+    /// Runs one handler on `node` and applies what it asked for.
+    #[inline]
+    pub fn invoke(&mut self, node: NodeId, f: impl FnOnce(&mut N, &mut Ctx<'_, N>)) {
+        let now = self.kernel.now();
+        let mut ctx = Ctx::new(
+            node,
+            now,
+            &mut self.rngs[node.idx()],
+            &self.shared,
+            &mut self.outbox,
+            &mut self.kernel.timers,
+        );
+        f(&mut self.nodes[node.idx()], &mut ctx);
+        self.apply(node);
+    }
+
+    fn apply(&mut self, node: NodeId) {
+        let mut cmds = std::mem::take(&mut self.outbox.commands);
+        for c in cmds.drain(..) {
+            match c {
+                Command::Send { to, msg } => self.net.transmit(&mut self.kernel, node, to, msg),
+                Command::Broadcast { msg, except } => {
+                    for i in 0..self.net.topo.degree(node) {
+                        let p = self.net.topo.peers(node)[i];
+                        if Some(p) != except {
+                            self.net.transmit(&mut self.kernel, node, p, msg);
+                        }
+                    }
+                }
+                Command::SetTimer { id, at, tag } => {
+                    self.kernel.schedule(at, Event::Timer { node, id, tag })
+                }
+            }
+        }
+        self.outbox.commands = cmds;
+    }
+
+    fn schedule_net_controls(&mut self) {
+        let mut parts = 0;
+        let mut evs = vec![];
+        for rule in &self.net.rules {
+            if let crate::faults::Rule::Partition(p) = rule {
+                evs.push((p.from, net_tag(CUT, parts)));
+                if p.until != des::SimTime::MAX {
+                    evs.push((p.until, net_tag(HEAL, parts)));
+                }
+                parts += 1;
+            }
+        }
+        for (i, c) in self.net.crashes.iter().enumerate() {
+            evs.push((c.at, net_tag(CRASH, i)));
+            if let Some(r) = c.restart {
+                evs.push((r, net_tag(RESTART, i)));
+            }
+        }
+        for (t, tag) in evs {
+            self.kernel.schedule(t, Event::Control(tag));
+        }
+    }
+
+    fn partition(&self, idx: usize) -> &crate::faults::Partition {
+        self.net
+            .rules
+            .iter()
+            .filter_map(|r| match r {
+                crate::faults::Rule::Partition(p) => Some(p),
+                _ => None,
+            })
+            .nth(idx)
+            .expect("partition index")
+    }
+
+    fn net_control<D: Driver<N>>(&mut self, driver: &mut D, tag: u64) {
+        let kind = (tag & !NET_CONTROL) >> 32;
+        let idx = (tag & 0xffff_ffff) as usize;
+        let ev = match kind {
+            CUT => NetEvent::PartitionStart(idx),
+            HEAL => {
+                let cut: Vec<(NodeId, NodeId)> = {
+                    let p = self.partition(idx);
+                    self.net
+                        .topo
+                        .edges()
+                        .filter(|&(a, b)| p.cuts(a, b))
+                        .collect()
+                };
+                for (a, b) in cut {
+                    self.reconnect(a, b);
+                }
+                NetEvent::PartitionHealed(idx)
+            }
+            CRASH => {
+                let n = self.net.crashes[idx].node;
+                self.net.up[n.idx()] = false;
+                NetEvent::NodeDown(n)
+            }
+            RESTART => {
+                let n = self.net.crashes[idx].node;
+                self.net.up[n.idx()] = true;
+                self.invoke(n, |node, ctx| node.on_restart(ctx));
+                for i in 0..self.net.topo.degree(n) {
+                    let p = self.net.topo.peers(n)[i];
+                    self.reconnect(n, p);
+                }
+                NetEvent::NodeUp(n)
+            }
+            _ => unreachable!("unknown network control {tag:#x}"),
+        };
+        driver.on_net_event(self, ev);
+    }
+
+    fn reconnect(&mut self, a: NodeId, b: NodeId) {
+        if self.net.is_up(a) && self.net.is_up(b) {
+            self.invoke(a, |n, ctx| n.on_reconnect(ctx, b));
+            self.invoke(b, |n, ctx| n.on_reconnect(ctx, a));
+        }
+    }
+
+    fn flush_notes<D: Driver<N>>(&mut self, driver: &mut D) {
+        if self.outbox.notes.is_empty() {
+            return;
+        }
+        let mut notes = std::mem::take(&mut self.outbox.notes);
+        for (node, note) in notes.drain(..) {
+            driver.on_note(self, node, note);
+        }
+        self.outbox.notes = notes;
+    }
+}
+
+/// Runs the world until a limit, the driver's stop request, or an empty queue.
+pub fn run<N: Node, D: Driver<N>>(world: &mut World<N>, driver: &mut D) -> StopReason {
+    world.schedule_net_controls();
+    driver.on_start(world);
+    for i in 0..world.nodes.len() as u32 {
+        world.invoke(NodeId(i), |n, ctx| n.on_start(ctx));
+    }
+    world.flush_notes(driver);
+    loop {
+        let ev = match world.kernel.next() {
+            Ok((_, ev)) => ev,
+            Err(reason) => return reason,
+        };
+        match ev {
+            Event::Message { src, dst, msg } => {
+                if world.net.is_up(dst) {
+                    world.net.stats.delivered += 1;
+                    world.invoke(dst, |n, ctx| n.on_message(ctx, src, msg));
+                } else {
+                    world.net.stats.dropped_at_arrival += 1;
+                }
+            }
+            Event::Timer { node, id, tag } => {
+                if world.net.is_up(node) {
+                    world.invoke(node, |n, ctx| n.on_timer(ctx, id, tag));
+                }
+            }
+            Event::Control(tag) if tag & NET_CONTROL != 0 => world.net_control(driver, tag),
+            Event::Control(tag) => driver.on_control(world, tag),
+        }
+        world.flush_notes(driver);
+    }
+}

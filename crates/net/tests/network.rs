@@ -1,0 +1,370 @@
+use des::{
+    Ctx, Limits, Message, Node, NodeId, RngFactory, SimDuration, SimTime, StopReason, TimerId,
+};
+use net::testkit::{NoDriver, Potato, plain, potato_world, regular8};
+use net::*;
+
+fn rng(seed: u64) -> des::SimRng {
+    RngFactory::new(seed).stream("topology", 0)
+}
+
+#[test]
+fn topology_degrees_and_connectivity() {
+    let n = 500;
+    let t = Topology::build(&TopologyKind::Complete, 50, &mut rng(1)).unwrap();
+    assert!((0..50).all(|i| t.degree(NodeId(i)) == 49) && t.is_connected());
+
+    let t = Topology::build(&TopologyKind::Ring, n, &mut rng(1)).unwrap();
+    assert!((0..n).all(|i| t.degree(NodeId(i)) == 2) && t.is_connected());
+    assert!(t.has_edge(NodeId(0), NodeId(n - 1)));
+
+    let t = Topology::build(&TopologyKind::RandomRegular { degree: 8 }, n, &mut rng(2)).unwrap();
+    assert!((0..n).all(|i| t.degree(NodeId(i)) == 8));
+    assert!(t.is_connected());
+    assert!(
+        Topology::build(&TopologyKind::RandomRegular { degree: 3 }, 5, &mut rng(2)).is_err(),
+        "n·d odd"
+    );
+
+    // G(n, p): the edge count is Binomial(n(n−1)/2, p); within 5 standard deviations.
+    let p = 0.02;
+    let t = Topology::build(&TopologyKind::ErdosRenyi { p }, n, &mut rng(3)).unwrap();
+    let pairs = f64::from(n * (n - 1) / 2);
+    let sd = (pairs * p * (1.0 - p)).sqrt();
+    assert!(
+        (t.edge_count() as f64 - pairs * p).abs() < 5.0 * sd,
+        "ER edges {}",
+        t.edge_count()
+    );
+    // Far below the connectivity threshold ln(n)/n, G(n,p) is disconnected and we say so.
+    let sparse = Topology::build(&TopologyKind::ErdosRenyi { p: 0.001 }, n, &mut rng(3)).unwrap();
+    assert!(!sparse.is_connected() && sparse.components() > 1);
+
+    // Watts–Strogatz keeps the edge count of the lattice: n·k/2.
+    let t = Topology::build(
+        &TopologyKind::WattsStrogatz { k: 6, beta: 0.2 },
+        n,
+        &mut rng(4),
+    )
+    .unwrap();
+    assert_eq!(t.edge_count(), (n * 3) as usize);
+    assert!((t.mean_degree() - 6.0).abs() < 1e-9);
+    let lattice = Topology::build(
+        &TopologyKind::WattsStrogatz { k: 6, beta: 0.0 },
+        n,
+        &mut rng(4),
+    )
+    .unwrap();
+    assert!((0..n).all(|i| lattice.degree(NodeId(i)) == 6));
+
+    // Barabási–Albert: a clique of m+1 nodes, then m edges per new node; every degree ≥ m;
+    // the hub is much bigger than the mean (scale free).
+    let m = 3;
+    let t = Topology::build(&TopologyKind::BarabasiAlbert { m }, n, &mut rng(5)).unwrap();
+    assert_eq!(t.edge_count() as u32, m * (m + 1) / 2 + m * (n - m - 1));
+    assert!((0..n).all(|i| t.degree(NodeId(i)) >= m as usize) && t.is_connected());
+    let max = (0..n).map(|i| t.degree(NodeId(i))).max().unwrap();
+    assert!(max as f64 > 4.0 * t.mean_degree(), "hub degree {max}");
+
+    // Regional (Bitcoin 2015 outbound degrees): mean outbound ≈ 8.645, so ≈ 17.3 links per node.
+    let dist = DegreeDist::bitcoin_2015();
+    assert!((dist.mean() - 8.645).abs() < 1e-9);
+    let t = Topology::build(
+        &TopologyKind::Regional {
+            outbound: dist.clone(),
+            max_inbound: 125,
+        },
+        2000,
+        &mut rng(6),
+    )
+    .unwrap();
+    // Outbound degrees are iid with sd ≈ 3.9; the mean of 2000 has sd ≈ 0.09 (a few links are
+    // lost to collisions, which are rare at this size).
+    let mean = t.mean_degree() / 2.0;
+    assert!(
+        (mean - dist.mean()).abs() < 5.0 * 0.09 + 0.05,
+        "mean outbound {mean}"
+    );
+    assert!(t.is_connected());
+}
+
+#[test]
+fn regions_follow_shares() {
+    let shares = [0.3316, 0.4998, 0.0090, 0.1177, 0.0224, 0.0195];
+    let n = 20_000;
+    let r = assign_regions(n, &shares, &mut rng(9));
+    for (i, s) in shares.iter().enumerate() {
+        let c = r.iter().filter(|&&x| x as usize == i).count() as f64;
+        let sd = (f64::from(n) * s * (1.0 - s)).sqrt();
+        assert!((c - f64::from(n) * s).abs() < 5.0 * sd, "region {i}: {c}");
+    }
+}
+
+/// Sends a message stamped with its send time to every peer every 10 ms; logs receipts.
+struct Chatter {
+    log: Vec<(NodeId, u64, SimTime)>,
+    restarted: bool,
+}
+
+#[derive(Copy, Clone, Debug)]
+struct Stamp(u64);
+impl Message for Stamp {
+    fn kind(&self) -> u8 {
+        1
+    }
+    fn size_bytes(&self) -> u32 {
+        100
+    }
+    fn payload_id(&self) -> u64 {
+        self.0
+    }
+    fn kind_name(_: u8) -> &'static str {
+        "stamp"
+    }
+}
+
+impl Node for Chatter {
+    type Msg = Stamp;
+    type Note = ();
+    type Shared = ();
+    fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
+        ctx.set_timer(SimDuration::from_millis(10), 0);
+    }
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: Stamp) {
+        self.log.push((from, msg.0, ctx.now()));
+    }
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, _: TimerId, _: u64) {
+        ctx.broadcast(Stamp(ctx.now().as_nanos()));
+        ctx.set_timer(SimDuration::from_millis(10), 0);
+    }
+    fn on_restart(&mut self, ctx: &mut Ctx<'_, Self>) {
+        self.restarted = true;
+        self.on_start(ctx);
+    }
+}
+
+fn chatter_world(n: u32, cfg: NetConfig, secs: u64, seed: u64) -> (World<Chatter>, StopReason) {
+    let topo = Topology::build(&TopologyKind::Complete, n, &mut rng(seed)).unwrap();
+    let rngs = RngFactory::new(seed);
+    let net = Network::new(topo, cfg, &rngs);
+    let nodes = (0..n)
+        .map(|_| Chatter {
+            log: vec![],
+            restarted: false,
+        })
+        .collect();
+    let limits = Limits {
+        max_events: 10_000_000,
+        end_time: SimTime::ZERO + SimDuration::from_secs(secs),
+    };
+    let mut w = World::new(nodes, net, (), &rngs, limits);
+    let r = run(&mut w, &mut NoDriver);
+    (w, r)
+}
+
+#[test]
+fn loss_rate_within_binomial_tolerance() {
+    for p in [0.05, 0.2] {
+        let mut cfg = plain(SimDuration::from_millis(5));
+        cfg.rules.push(Rule::Loss { p });
+        let (w, reason) = chatter_world(4, cfg, 20, 7);
+        assert_eq!(reason, StopReason::TimeLimit);
+        let s = &w.net.stats;
+        let sent = s.total_sent() as f64;
+        let lost = s.dropped[s.rule_names.iter().position(|r| r == "loss").unwrap()] as f64;
+        let sd = (sent * p * (1.0 - p)).sqrt();
+        assert!(
+            (lost - sent * p).abs() < 5.0 * sd,
+            "p={p}: lost {lost} of {sent}"
+        );
+        let received: usize = w.nodes.iter().map(|c| c.log.len()).sum();
+        // Messages in flight at the end are neither delivered nor dropped.
+        assert!(received as u64 == s.delivered && s.delivered as f64 <= sent - lost);
+    }
+}
+
+#[test]
+fn partition_blocks_exactly_cross_group_traffic_in_window() {
+    let from = SimTime::ZERO + SimDuration::from_secs(1);
+    let until = SimTime::ZERO + SimDuration::from_secs(2);
+    let groups = vec![(0..3).map(NodeId).collect::<Vec<_>>()];
+    let mut cfg = plain(SimDuration::from_millis(5));
+    cfg.partitions
+        .push(Partition::from_groups(6, &groups, from, until));
+    let (w, _) = chatter_world(6, cfg, 3, 1);
+    let side = |n: NodeId| n.0 < 3;
+    let mut cross_in = 0;
+    let mut cross_out = 0;
+    for (dst, node) in w.nodes.iter().enumerate() {
+        for &(src, sent_ns, _) in &node.log {
+            let sent = SimTime::from_nanos(sent_ns);
+            let cross = side(src) != side(NodeId(dst as u32));
+            if cross && sent >= from && sent < until {
+                cross_in += 1;
+            } else if cross {
+                cross_out += 1;
+            }
+        }
+    }
+    assert_eq!(
+        cross_in, 0,
+        "cross-group messages sent during the partition arrived"
+    );
+    // Outside the window every cross-group message sent before the end arrived: ticks at
+    // 10 ms .. 2990 ms minus the 100 ticks in [1 s, 2 s), 9 cross pairs × 2 directions.
+    let ticks_outside = (1..=299).filter(|k| !(100..200).contains(k)).count();
+    assert_eq!(cross_out, ticks_outside * 18);
+    // Within a side nothing was lost.
+    let within: usize = w
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(d, n)| {
+            n.log
+                .iter()
+                .filter(|(s, _, _)| side(*s) == side(NodeId(d as u32)))
+                .count()
+        })
+        .sum();
+    assert_eq!(within, 299 * 6 * 2);
+}
+
+#[test]
+fn crash_drops_a_nodes_traffic_and_restart_resumes() {
+    let down = SimTime::ZERO + SimDuration::from_millis(1005);
+    let up = SimTime::ZERO + SimDuration::from_millis(2005);
+    let mut cfg = plain(SimDuration::from_millis(1));
+    cfg.crashes.push(Crash {
+        node: NodeId(2),
+        at: down,
+        restart: Some(up),
+    });
+    let (w, _) = chatter_world(4, cfg, 3, 2);
+    assert!(w.nodes[2].restarted);
+    for (dst, node) in w.nodes.iter().enumerate() {
+        for &(src, sent, at) in &node.log {
+            let sent = SimTime::from_nanos(sent);
+            if src == NodeId(2) {
+                assert!(sent < down || sent >= up, "crashed node sent at {sent}");
+            }
+            if dst == 2 {
+                assert!(at < down || at >= up, "crashed node received at {at}");
+            }
+        }
+    }
+    // Node 2 heard from the others before and after the crash.
+    assert!(
+        w.nodes[2].log.iter().any(|&(_, _, t)| t < down)
+            && w.nodes[2].log.iter().any(|&(_, _, t)| t > up)
+    );
+    assert!(
+        w.nodes[0]
+            .log
+            .iter()
+            .any(|&(s, _, t)| s == NodeId(2) && t > up)
+    );
+    let s = &w.net.stats;
+    assert!(s.dropped[0] > 0 && s.rule_names[0] == "crash");
+}
+
+#[test]
+fn duplication_and_jitter_are_counted_and_reorder() {
+    let mut cfg = plain(SimDuration::from_millis(1));
+    cfg.rules.push(Rule::Duplicate {
+        p: 0.1,
+        delay: SimDuration::from_millis(3),
+    });
+    cfg.rules.push(Rule::Jitter {
+        max: SimDuration::from_millis(30),
+    });
+    let (w, _) = chatter_world(3, cfg, 5, 3);
+    let s = &w.net.stats;
+    let dups = s.duplicated[1];
+    let sent = s.total_sent();
+    let sd = (sent as f64 * 0.1 * 0.9).sqrt();
+    assert!((dups as f64 - 0.1 * sent as f64).abs() < 5.0 * sd);
+    // Jitter decides for every message the duplicate rule passed.
+    assert_eq!(s.delayed[2], sent - dups);
+    let mut reordered = false;
+    for node in &w.nodes {
+        for pair in node.log.windows(2) {
+            if pair[0].0 == pair[1].0 && pair[1].1 < pair[0].1 {
+                reordered = true;
+            }
+        }
+    }
+    assert!(
+        reordered,
+        "30 ms jitter on a 10 ms send period must reorder some messages"
+    );
+}
+
+#[test]
+fn bandwidth_queues_uploads_one_at_a_time() {
+    // 100-byte stamps at 8 kbit/s upload take 100 ms each; a node broadcasting to 3 peers
+    // finishes its third upload 300 ms after the tick.
+    let mut cfg = plain(SimDuration::ZERO);
+    cfg.bandwidth = Some(Bandwidth {
+        upload_bps: vec![8_000; 4],
+        download_bps: vec![1_000_000; 4],
+    });
+    let (w, _) = chatter_world(4, cfg, 1, 4);
+    let first: Vec<SimDuration> = w.nodes[3]
+        .log
+        .iter()
+        .filter(|(_, sent, _)| *sent == 10_000_000)
+        .map(|&(_, sent, at)| at - SimTime::from_nanos(sent))
+        .collect();
+    // Node 3 is the third peer of each of the three senders.
+    assert_eq!(first, vec![SimDuration::from_millis(300); 3]);
+}
+
+fn potato_hash(seed: u64, extra_draw_on: Option<u32>) -> (String, Vec<u64>, u64) {
+    let n = 200;
+    let nodes = (0..n)
+        .map(|i| {
+            let mut p = Potato::new(20, 50);
+            p.extra_draw = Some(i) == extra_draw_on;
+            p
+        })
+        .collect();
+    let mut cfg = plain(SimDuration::ZERO);
+    cfg.latency = Latency::Mean {
+        mean: SimDuration::from_millis(50),
+        spread: Spread::Exponential,
+    };
+    cfg.rules.push(Rule::Loss { p: 0.01 });
+    let limits = Limits {
+        max_events: 1_000_000,
+        end_time: SimTime::MAX,
+    };
+    let mut w = potato_world(regular8(n, seed), nodes, cfg, seed, limits);
+    let reason = run(&mut w, &mut NoDriver);
+    assert_eq!(reason, StopReason::Drained);
+    (
+        w.kernel.trace_hash(),
+        w.nodes[7].draws.clone(),
+        w.kernel.events_processed(),
+    )
+}
+
+#[test]
+fn same_seed_same_trace_different_seed_different_trace() {
+    let (a, _, events) = potato_hash(1, None);
+    let (b, _, _) = potato_hash(1, None);
+    let (c, _, _) = potato_hash(2, None);
+    assert!(events > 500);
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+}
+
+#[test]
+fn an_extra_draw_in_one_node_leaves_other_streams_alone() {
+    let (_, draws, _) = potato_hash(5, None);
+    // Node 3 draws one unrelated number at start: node 7's stream is untouched, so its first
+    // draw is the same (later ones may differ because the token paths change).
+    let (_, draws2, _) = potato_hash(5, Some(3));
+    assert!(!draws.is_empty());
+    assert_eq!(RngFactory::new(5).stream("node", 7).next_u64(), draws[0]);
+    assert_eq!(draws[0], draws2[0]);
+}
