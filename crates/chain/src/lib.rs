@@ -1,14 +1,14 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! `chain`: Nakamoto replicas.
+//!
+//! One shared, append-only [`BlockStore`]; per replica only a known-block bitset, a tip, an orphan
+//! pool and outstanding requests. Fork choice (longest chain or GHOST, first-seen or random ties),
+//! validation (parent, height, miner), and relay (inv → getdata → block, or push) with retries so a
+//! lossy network cannot lose a block forever.
+//!
+//! Knows nothing of files or plotting.
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub mod block;
+pub mod node;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub use block::{Block, BlockId, BlockStore, Invalid, NO_MINER};
+pub use node::{ChainMsg, ChainNode, ChainNote, ChainParams, ForkChoice, MsgKind, Relay, Shared, TieRule};

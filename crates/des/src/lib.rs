@@ -8,6 +8,7 @@
 //! This crate knows nothing of blockchains, networks or files, and does no IO.
 
 pub mod kernel;
+pub mod names;
 pub mod node;
 pub mod queue;
 pub mod rng;

@@ -1,14 +1,13 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! `metrics`: what the replicas actually did, measured online.
+//!
+//! The [`Observer`] is fed replica notes (accepted block, tip change, rejection), block creations,
+//! crashes and disturbances; it keeps per-block counters, never an event log, and yields
+//! [`ChainMetrics`] and a time series at the end. [`stats`] has the summary statistics.
+//!
+//! Does no IO.
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub mod observer;
+pub mod stats;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub use observer::{ChainMetrics, ClassShare, MinerShare, Observer, ReachCurve, Recovery, Reorgs, Sample, REACH_STEPS};
+pub use stats::{binomial_se, percentile_sorted, t975, Dist, MeanCi};

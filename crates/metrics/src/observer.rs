@@ -1,0 +1,497 @@
+//! The online observer: fed every replica note, block creation and network change, it keeps
+//! per-block counters (never a log of events) and produces the run's metrics at the end.
+
+use crate::stats::Dist;
+use chain::{BlockId, BlockStore, ChainNote};
+use des::{NodeId, SimDuration, SimTime};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Fractions of nodes at which a block's reach time is recorded: k/20 for k = 1..=20.
+pub const REACH_STEPS: usize = 20;
+
+/// One point of the time series.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    pub t_s: f64,
+    /// Fraction of honest online nodes whose tip is the most common tip.
+    pub consistency: f64,
+    /// Blocks to cut from the tips so all honest online nodes agree.
+    pub prefix_depth: u32,
+    /// Distinct tips among honest online nodes.
+    pub tips: u32,
+}
+
+/// After a disturbance, the time until all honest nodes shared one tip again.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Recovery {
+    pub after: String,
+    pub at_s: f64,
+    /// `None` if they never did before the run ended.
+    pub converged_after_s: Option<f64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Reorgs {
+    pub count: u64,
+    pub max_depth: u32,
+    /// depth → count
+    pub histogram: BTreeMap<u32, u64>,
+}
+
+/// Main-chain share of one class of miners (honest, or a Byzantine strategy).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClassShare {
+    pub class: String,
+    pub nodes: u32,
+    pub hash_share: f64,
+    pub blocks_mined: u64,
+    pub main_blocks: u64,
+    pub main_share: f64,
+}
+
+/// Main-chain share of one miner.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MinerShare {
+    pub node: u32,
+    pub hash_share: f64,
+    pub blocks_mined: u64,
+    pub main_blocks: u64,
+    pub main_share: f64,
+}
+
+/// Everything measured about the chain in one run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChainMetrics {
+    pub blocks_mined: u64,
+    pub main_chain_length: u64,
+    pub stale_blocks: u64,
+    pub fork_rate: f64,
+    /// Per block: creation → every honest online node has it on its main chain (or, for a stale
+    /// block, has dropped it). Blocks that had not settled when the run ended are not included.
+    pub convergence_time_s: Dist,
+    pub unconverged_blocks: u64,
+    /// Per block: time to reach all honest online nodes (and 50 %, 90 %).
+    pub propagation_s: Dist,
+    pub propagation_50_s: Dist,
+    pub propagation_90_s: Dist,
+    pub reorgs: Reorgs,
+    /// Honest share of the final main chain.
+    pub chain_quality: f64,
+    pub classes: Vec<ClassShare>,
+    /// Per miner (omitted when there are more than 100 miners).
+    pub miners: Vec<MinerShare>,
+    pub recovery: Vec<Recovery>,
+    pub final_consistency: f64,
+    pub final_tips: u32,
+    pub rejected_blocks: u64,
+}
+
+/// Per-block reach curve for the propagation CDF: seconds to reach k/20 of the nodes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReachCurve {
+    pub block: u32,
+    pub reach_s: Vec<f64>,
+}
+
+const NEVER: u64 = u64::MAX;
+
+pub struct Observer {
+    honest: Vec<bool>,
+    online: Vec<bool>,
+    /// Class index per node (0 = honest) and class names.
+    class: Vec<u16>,
+    class_names: Vec<String>,
+    hash_share: Vec<f64>,
+    honest_online: u32,
+    tip: Vec<BlockId>,
+    // Per block.
+    created: Vec<SimTime>,
+    main_count: Vec<u32>,
+    conv_in: Vec<u64>,
+    conv_out: Vec<u64>,
+    recv: Vec<u32>,
+    /// Honest online nodes when the block was created (the 100 % mark).
+    audience: Vec<u32>,
+    reach: Vec<[u64; REACH_STEPS]>,
+    tip_count: Vec<u32>,
+    live_tips: Vec<BlockId>,
+    reorgs: Reorgs,
+    samples: Vec<Sample>,
+    pending: Vec<(String, SimTime)>,
+    recovery: Vec<Recovery>,
+    rejected: u64,
+}
+
+impl Observer {
+    /// `class[i]` is node i's class index into `class_names` (index 0 must be "honest").
+    pub fn new(class: Vec<u16>, class_names: Vec<String>, hash_share: Vec<f64>) -> Self {
+        let n = class.len();
+        let honest: Vec<bool> = class.iter().map(|&c| c == 0).collect();
+        let h = honest.iter().filter(|&&x| x).count() as u32;
+        Observer {
+            honest,
+            online: vec![true; n],
+            class,
+            class_names,
+            hash_share,
+            honest_online: h,
+            tip: vec![BlockId::GENESIS; n],
+            created: vec![SimTime::ZERO],
+            main_count: vec![h],
+            conv_in: vec![0],
+            conv_out: vec![NEVER],
+            recv: vec![h],
+            audience: vec![h],
+            reach: vec![[0; REACH_STEPS]],
+            tip_count: vec![h],
+            live_tips: vec![BlockId::GENESIS],
+            reorgs: Reorgs::default(),
+            samples: vec![],
+            pending: vec![],
+            recovery: vec![],
+            rejected: 0,
+        }
+    }
+
+    fn counts(&self, n: NodeId) -> bool {
+        self.honest[n.idx()] && self.online[n.idx()]
+    }
+
+    fn grow(&mut self, b: BlockId) {
+        while self.created.len() <= b.idx() {
+            self.created.push(SimTime::ZERO);
+            self.main_count.push(0);
+            self.conv_in.push(NEVER);
+            self.conv_out.push(NEVER);
+            self.recv.push(0);
+            self.audience.push(self.honest_online);
+            self.reach.push([NEVER; REACH_STEPS]);
+            self.tip_count.push(0);
+        }
+    }
+
+    pub fn block_created(&mut self, now: SimTime, b: BlockId) {
+        self.grow(b);
+        self.created[b.idx()] = now;
+        self.audience[b.idx()] = self.honest_online;
+    }
+
+    fn set_main(&mut self, now: SimTime, b: BlockId, up: bool) {
+        let c = &mut self.main_count[b.idx()];
+        if up {
+            *c += 1;
+        } else {
+            *c -= 1;
+        }
+        let c = *c;
+        self.conv_in[b.idx()] = if c == self.honest_online { now.as_nanos() } else { NEVER };
+        if c == 0 {
+            self.conv_out[b.idx()] = now.as_nanos();
+        } else {
+            self.conv_out[b.idx()] = NEVER;
+        }
+    }
+
+    fn set_tip_count(&mut self, b: BlockId, up: bool) {
+        let c = &mut self.tip_count[b.idx()];
+        if up {
+            *c += 1;
+            if *c == 1 {
+                self.live_tips.push(b);
+            }
+        } else {
+            *c -= 1;
+            if *c == 0 {
+                self.live_tips.retain(|&x| x != b);
+            }
+        }
+    }
+
+    /// Moves the main-chain counts from `old`'s chain to `new`'s; returns blocks removed.
+    fn move_chain(&mut self, now: SimTime, store: &BlockStore, old: BlockId, new: BlockId) -> u32 {
+        let (mut a, mut b) = (old, new);
+        let mut removed = 0;
+        while a != b {
+            let (ha, hb) = (store.height(a), store.height(b));
+            if ha >= hb {
+                self.set_main(now, a, false);
+                removed += 1;
+                a = store.parent(a);
+            }
+            if hb >= ha {
+                self.set_main(now, b, true);
+                b = store.parent(b);
+            }
+        }
+        removed
+    }
+
+    pub fn note(&mut self, now: SimTime, store: &BlockStore, node: NodeId, note: ChainNote) {
+        match note {
+            ChainNote::Accepted(b) => {
+                if !self.counts(node) {
+                    return;
+                }
+                self.grow(b);
+                let r = &mut self.recv[b.idx()];
+                *r += 1;
+                let got = *r;
+                let aud = self.audience[b.idx()].max(1);
+                for k in 0..REACH_STEPS {
+                    let need = (u64::from(aud) * (k as u64 + 1)).div_ceil(REACH_STEPS as u64) as u32;
+                    if got == need && self.reach[b.idx()][k] == NEVER {
+                        self.reach[b.idx()][k] = now.as_nanos();
+                    }
+                }
+            }
+            ChainNote::Tip { old, new } => {
+                if !self.counts(node) {
+                    self.tip[node.idx()] = new;
+                    return;
+                }
+                self.grow(new);
+                let removed = self.move_chain(now, store, old, new);
+                if removed > 0 {
+                    self.reorgs.count += 1;
+                    self.reorgs.max_depth = self.reorgs.max_depth.max(removed);
+                    *self.reorgs.histogram.entry(removed).or_default() += 1;
+                }
+                self.set_tip_count(old, false);
+                self.set_tip_count(new, true);
+                self.tip[node.idx()] = new;
+                self.check_recovered(now);
+            }
+            ChainNote::Rejected { .. } => self.rejected += 1,
+        }
+    }
+
+    /// A node crashed: it stops counting until it returns.
+    pub fn node_down(&mut self, now: SimTime, store: &BlockStore, node: NodeId) {
+        if !self.counts(node) {
+            self.online[node.idx()] = false;
+            return;
+        }
+        let t = self.tip[node.idx()];
+        self.move_chain(now, store, t, BlockId::GENESIS);
+        self.set_main(now, BlockId::GENESIS, false);
+        self.set_tip_count(t, false);
+        self.online[node.idx()] = false;
+        self.honest_online -= 1;
+        self.recheck_all(now);
+    }
+
+    pub fn node_up(&mut self, now: SimTime, store: &BlockStore, node: NodeId) {
+        if self.online[node.idx()] || !self.honest[node.idx()] {
+            self.online[node.idx()] = true;
+            return;
+        }
+        self.online[node.idx()] = true;
+        self.honest_online += 1;
+        let t = self.tip[node.idx()];
+        self.set_main(now, BlockId::GENESIS, true);
+        self.move_chain(now, store, BlockId::GENESIS, t);
+        self.set_tip_count(t, true);
+        self.recheck_all(now);
+    }
+
+    fn recheck_all(&mut self, now: SimTime) {
+        for i in 0..self.main_count.len() {
+            let c = self.main_count[i];
+            if c == self.honest_online && self.conv_in[i] == NEVER {
+                self.conv_in[i] = now.as_nanos();
+            } else if c != self.honest_online {
+                self.conv_in[i] = NEVER;
+            }
+        }
+    }
+
+    /// Something disturbed the replicas (a partition healed, mining stopped, an attack ended).
+    pub fn disturbance(&mut self, now: SimTime, what: &str) {
+        self.pending.push((what.to_string(), now));
+        self.check_recovered(now);
+    }
+
+    fn check_recovered(&mut self, now: SimTime) {
+        if self.live_tips.len() == 1 && !self.pending.is_empty() {
+            for (what, at) in self.pending.drain(..) {
+                self.recovery.push(Recovery {
+                    after: what,
+                    at_s: at.as_secs_f64(),
+                    converged_after_s: Some((now - at).as_secs_f64()),
+                });
+            }
+        }
+    }
+
+    /// The most common tip (ties: higher, then lower id) and its share.
+    fn most_common(&self, store: &BlockStore) -> (BlockId, f64) {
+        let best = self
+            .live_tips
+            .iter()
+            .copied()
+            .max_by_key(|&b| (self.tip_count[b.idx()], store.height(b), std::cmp::Reverse(b)))
+            .unwrap_or(BlockId::GENESIS);
+        (best, f64::from(self.tip_count[best.idx()]) / f64::from(self.honest_online.max(1)))
+    }
+
+    fn prefix_depth(&self, store: &BlockStore) -> u32 {
+        let mut it = self.live_tips.iter().copied();
+        let Some(first) = it.next() else { return 0 };
+        let lca = it.fold(first, |acc, t| store.common_ancestor(acc, t));
+        let top = self.live_tips.iter().map(|&t| store.height(t)).max().unwrap_or(0);
+        top - store.height(lca)
+    }
+
+    pub fn sample(&mut self, now: SimTime, store: &BlockStore) {
+        let (_, share) = self.most_common(store);
+        self.samples.push(Sample {
+            t_s: now.as_secs_f64(),
+            consistency: share,
+            prefix_depth: self.prefix_depth(store),
+            tips: self.live_tips.len() as u32,
+        });
+    }
+
+    pub fn samples(&self) -> &[Sample] {
+        &self.samples
+    }
+
+    /// Reach curves of the median and p90 blocks by time-to-all (for the propagation CDF).
+    pub fn reach_curves(&self) -> Vec<ReachCurve> {
+        let mut full: Vec<(u64, usize)> = (1..self.reach.len())
+            .filter(|&i| self.reach[i][REACH_STEPS - 1] != NEVER)
+            .map(|i| (self.reach[i][REACH_STEPS - 1] - self.created[i].as_nanos(), i))
+            .collect();
+        full.sort();
+        if full.is_empty() {
+            return vec![];
+        }
+        let pick = |q: f64| full[((q * full.len() as f64).ceil() as usize).clamp(1, full.len()) - 1].1;
+        [pick(0.5), pick(0.9)]
+            .into_iter()
+            .map(|i| ReachCurve {
+                block: i as u32,
+                reach_s: self.reach[i]
+                    .iter()
+                    .map(|&t| SimDuration::from_nanos(t - self.created[i].as_nanos()).as_secs_f64())
+                    .collect(),
+            })
+            .collect()
+    }
+
+    /// Final metrics. The final main chain is the chain of the most common honest tip.
+    pub fn finish(&mut self, now: SimTime, store: &BlockStore) -> ChainMetrics {
+        for (what, at) in self.pending.drain(..) {
+            self.recovery.push(Recovery { after: what, at_s: at.as_secs_f64(), converged_after_s: None });
+        }
+        let (main_tip, consistency) = self.most_common(store);
+        let main = store.chain_to(main_tip);
+        let mut on_main = vec![false; store.len()];
+        for b in &main {
+            on_main[b.idx()] = true;
+        }
+        let mined = store.len() as u64 - 1;
+        let main_len = main.len() as u64 - 1;
+        let mut conv = vec![];
+        let mut unconverged = 0;
+        let (mut p100, mut p50, mut p90) = (vec![], vec![], vec![]);
+        let classes = self.class_names.len();
+        let mut class_mined = vec![0u64; classes];
+        let mut class_main = vec![0u64; classes];
+        let n = self.class.len();
+        let mut miner_mined = vec![0u64; n];
+        let mut miner_main = vec![0u64; n];
+        for i in 1..store.len() {
+            let b = BlockId(i as u32);
+            let created = store.get(b).created;
+            let settled = if on_main[i] { self.conv_in[i] } else { self.conv_out[i] };
+            let settled = if on_main[i] && self.main_count[i] != self.honest_online {
+                NEVER
+            } else if !on_main[i] && self.main_count[i] != 0 {
+                NEVER
+            } else if !on_main[i] && settled == NEVER {
+                // Never adopted by any honest node: settled (as stale) when created.
+                created.as_nanos()
+            } else {
+                settled
+            };
+            if settled == NEVER {
+                unconverged += 1;
+            } else {
+                conv.push(SimTime::from_nanos(settled).saturating_since(created).as_secs_f64());
+            }
+            let secs = |t: u64| SimTime::from_nanos(t).saturating_since(created).as_secs_f64();
+            if let Some(r) = self.reach.get(i) {
+                if r[REACH_STEPS - 1] != NEVER {
+                    p100.push(secs(r[REACH_STEPS - 1]));
+                }
+                if r[9] != NEVER {
+                    p50.push(secs(r[9]));
+                }
+                if r[17] != NEVER {
+                    p90.push(secs(r[17]));
+                }
+            }
+            let m = store.get(b).miner;
+            if let Some(&c) = self.class.get(m.idx()) {
+                class_mined[c as usize] += 1;
+                miner_mined[m.idx()] += 1;
+                if on_main[i] {
+                    class_main[c as usize] += 1;
+                    miner_main[m.idx()] += 1;
+                }
+            }
+        }
+        let share = |x: u64| if main_len == 0 { 0.0 } else { x as f64 / main_len as f64 };
+        let total_hash: f64 = self.hash_share.iter().sum::<f64>().max(f64::MIN_POSITIVE);
+        let classes_out: Vec<ClassShare> = (0..classes)
+            .map(|c| {
+                let members: Vec<usize> = (0..n).filter(|&i| self.class[i] as usize == c).collect();
+                ClassShare {
+                    class: self.class_names[c].clone(),
+                    nodes: members.len() as u32,
+                    hash_share: members.iter().map(|&i| self.hash_share[i]).sum::<f64>() / total_hash,
+                    blocks_mined: class_mined[c],
+                    main_blocks: class_main[c],
+                    main_share: share(class_main[c]),
+                }
+            })
+            .collect();
+        let miner_ids: Vec<usize> = (0..n).filter(|&i| self.hash_share[i] > 0.0).collect();
+        let miners = if miner_ids.len() <= 100 {
+            miner_ids
+                .iter()
+                .map(|&i| MinerShare {
+                    node: i as u32,
+                    hash_share: self.hash_share[i] / total_hash,
+                    blocks_mined: miner_mined[i],
+                    main_blocks: miner_main[i],
+                    main_share: share(miner_main[i]),
+                })
+                .collect()
+        } else {
+            vec![]
+        };
+        let _ = now;
+        ChainMetrics {
+            blocks_mined: mined,
+            main_chain_length: main_len,
+            stale_blocks: mined - main_len,
+            fork_rate: if mined == 0 { 0.0 } else { (mined - main_len) as f64 / mined as f64 },
+            convergence_time_s: Dist::of(&mut conv),
+            unconverged_blocks: unconverged,
+            propagation_s: Dist::of(&mut p100),
+            propagation_50_s: Dist::of(&mut p50),
+            propagation_90_s: Dist::of(&mut p90),
+            reorgs: self.reorgs.clone(),
+            chain_quality: classes_out.first().map(|c| c.main_share).unwrap_or(0.0),
+            classes: classes_out,
+            miners,
+            recovery: self.recovery.clone(),
+            final_consistency: consistency,
+            final_tips: self.live_tips.len() as u32,
+            rejected_blocks: self.rejected,
+        }
+    }
+}

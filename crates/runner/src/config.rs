@@ -1,0 +1,122 @@
+//! The typed, validated description of one run (the scenario crate builds it from TOML).
+
+use chain::ChainParams;
+use des::SimDuration;
+use net::{Latency, TopologyKind};
+
+/// A region of the network (as in SimBlock's Bitcoin model).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RegionCfg {
+    pub name: String,
+    pub share: f64,
+    pub upload_bps: Option<u64>,
+    pub download_bps: Option<u64>,
+}
+
+des::named_enum! {
+    /// How hash power is spread over the miners.
+    pub enum HashDist {
+        Equal = "equal",
+        /// Explicit shares, one per miner.
+        Shares = "shares",
+        /// Normal(mean, sd), floored at `floor` (SimBlock's model).
+        Normal = "normal",
+        Exponential = "exponential",
+        /// Pareto with tail index `shape` (a few large pools).
+        Pareto = "pareto",
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct HashPower {
+    pub dist: HashDist,
+    /// Nodes 0..miners mine; the rest have no hash power.
+    pub miners: u32,
+    pub shares: Vec<f64>,
+    pub mean: f64,
+    pub sd: f64,
+    pub shape: f64,
+    pub floor: f64,
+}
+
+impl HashPower {
+    pub fn equal(miners: u32) -> Self {
+        HashPower { dist: HashDist::Equal, miners, shares: vec![], mean: 1.0, sd: 0.0, shape: 2.0, floor: 1.0 }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PartitionCfg {
+    /// Node ids per group; nodes not named form one more group.
+    pub groups: Vec<Vec<u32>>,
+    pub from: SimDuration,
+    pub until: Option<SimDuration>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct CrashCfg {
+    pub node: u32,
+    pub at: SimDuration,
+    pub restart: Option<SimDuration>,
+}
+
+/// One run, fully specified (the seed comes separately).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunConfig {
+    pub nodes: u32,
+    pub topology: TopologyKind,
+    pub allow_disconnected: bool,
+    pub regions: Vec<RegionCfg>,
+    pub latency: Latency,
+    /// Bandwidth of nodes whose region sets none (None = unlimited).
+    pub upload_bps: Option<u64>,
+    pub download_bps: Option<u64>,
+    /// Fault rules in chain order: loss, duplication, jitter.
+    pub loss: f64,
+    pub duplicate: f64,
+    pub duplicate_delay: SimDuration,
+    pub jitter: SimDuration,
+    pub partitions: Vec<PartitionCfg>,
+    pub crashes: Vec<CrashCfg>,
+    pub chain: ChainParams,
+    pub block_interval: SimDuration,
+    pub hash_power: HashPower,
+    /// Stop mining after this many blocks …
+    pub stop_blocks: Option<u64>,
+    /// … or at this time, whichever is first; then let the network settle.
+    pub stop_time: Option<SimDuration>,
+    /// Hard limits: no run goes past these.
+    pub max_events: u64,
+    pub max_time: SimDuration,
+    pub sample_interval: SimDuration,
+}
+
+impl RunConfig {
+    /// A small, fast default: 100 nodes, 8-regular, 100 ms ± exponential latency, 10 miners,
+    /// 60 s blocks, 200 blocks.
+    pub fn quickstart() -> Self {
+        RunConfig {
+            nodes: 100,
+            topology: TopologyKind::RandomRegular { degree: 8 },
+            allow_disconnected: false,
+            regions: vec![],
+            latency: Latency::Mean { mean: SimDuration::from_millis(100), spread: net::Spread::Exponential },
+            upload_bps: Some(20_000_000),
+            download_bps: Some(20_000_000),
+            loss: 0.0,
+            duplicate: 0.0,
+            duplicate_delay: SimDuration::from_millis(10),
+            jitter: SimDuration::ZERO,
+            partitions: vec![],
+            crashes: vec![],
+            chain: ChainParams { block_size: 1_000_000, ..ChainParams::default() },
+            block_interval: SimDuration::from_secs(60),
+            hash_power: HashPower::equal(10),
+            stop_blocks: Some(200),
+            stop_time: None,
+            max_events: 500_000_000,
+            max_time: SimDuration::DAY.saturating_mul(365),
+            sample_interval: SimDuration::from_secs(5),
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! The run-level driver: the mining race, metric samples, the stop condition.
+
+use chain::{BlockId, ChainNode, ChainNote};
+use des::{Event, Node, NodeId, SimDuration, SimRng, SimTime, StopReason};
+use metrics::Observer;
+use net::{Driver, NetEvent, World};
+
+pub const MINE: u64 = 1;
+pub const SAMPLE: u64 = 2;
+pub const STOP_MINING: u64 = 3;
+
+/// Mining as one global exponential race: the next block comes after Exp(interval), and its miner
+/// is drawn by hash share. Memorylessness makes this exact, and nothing ever needs cancelling:
+/// a miner that switched tips simply builds on its new tip when it wins.
+pub struct ChainDriver {
+    pub observer: Observer,
+    rng: SimRng,
+    cumulative: Vec<u64>,
+    interval_ns: f64,
+    target_blocks: Option<u64>,
+    stop_time: Option<SimTime>,
+    sample_every: SimDuration,
+    pub mined: u64,
+    /// Wins by a crashed miner (no block: its hash power is lost while it is down).
+    pub lost_wins: u64,
+    mining: bool,
+    pub mining_stopped_at: Option<SimTime>,
+}
+
+impl ChainDriver {
+    pub fn new(
+        observer: Observer,
+        rng: SimRng,
+        weights: &[u64],
+        interval: SimDuration,
+        target_blocks: Option<u64>,
+        stop_time: Option<SimTime>,
+        sample_every: SimDuration,
+    ) -> Self {
+        let mut acc = 0u64;
+        let cumulative = weights
+            .iter()
+            .map(|w| {
+                acc += w;
+                acc
+            })
+            .collect();
+        ChainDriver {
+            observer,
+            rng,
+            cumulative,
+            interval_ns: interval.as_nanos() as f64,
+            target_blocks,
+            stop_time,
+            sample_every,
+            mined: 0,
+            lost_wins: 0,
+            mining: true,
+            mining_stopped_at: None,
+        }
+    }
+
+    fn schedule_mine(&mut self, world: &mut World<ChainNode>) {
+        let dt = SimDuration::from_nanos_f64(self.rng.exponential(self.interval_ns));
+        let at = world.now().saturating_add(dt);
+        world.kernel.schedule(at, Event::Control(MINE));
+    }
+
+    fn stop_mining(&mut self, world: &mut World<ChainNode>) {
+        if self.mining {
+            self.mining = false;
+            self.mining_stopped_at = Some(world.now());
+            self.observer.disturbance(world.now(), "mining stopped");
+        }
+    }
+}
+
+impl Driver<ChainNode> for ChainDriver {
+    fn on_start(&mut self, world: &mut World<ChainNode>) {
+        if self.target_blocks == Some(0) {
+            self.stop_mining(world);
+        } else {
+            self.schedule_mine(world);
+        }
+        world.kernel.schedule(SimTime::ZERO, Event::Control(SAMPLE));
+        if let Some(t) = self.stop_time {
+            world.kernel.schedule(t, Event::Control(STOP_MINING));
+        }
+    }
+
+    fn on_control(&mut self, world: &mut World<ChainNode>, tag: u64) {
+        let now = world.now();
+        match tag {
+            MINE if self.mining => {
+                let m = NodeId(self.rng.pick_cumulative(&self.cumulative) as u32);
+                if world.net.is_up(m) {
+                    let parent = world.nodes[m.idx()].mining_parent();
+                    let nonce = self.rng.next_u64();
+                    let b = world.shared.store.extend(parent, m, now, nonce);
+                    self.observer.block_created(now, b);
+                    world.invoke(m, |n, ctx| n.on_control(ctx, u64::from(b.0)));
+                    self.mined += 1;
+                    if self.target_blocks.is_some_and(|t| self.mined >= t) {
+                        self.stop_mining(world);
+                    }
+                } else {
+                    self.lost_wins += 1;
+                }
+                if self.mining {
+                    self.schedule_mine(world);
+                }
+            }
+            MINE => {}
+            STOP_MINING => self.stop_mining(world),
+            SAMPLE => {
+                self.observer.sample(now, &world.shared.store);
+                if !self.mining && world.kernel.pending() == 0 {
+                    world.kernel.request_stop(StopReason::Done);
+                } else {
+                    world.kernel.schedule(now + self.sample_every, Event::Control(SAMPLE));
+                }
+            }
+            _ => unreachable!("unknown control tag {tag}"),
+        }
+    }
+
+    fn on_note(&mut self, world: &World<ChainNode>, node: NodeId, note: ChainNote) {
+        self.observer.note(world.now(), &world.shared.store, node, note);
+    }
+
+    fn on_net_event(&mut self, world: &mut World<ChainNode>, ev: NetEvent) {
+        let now = world.now();
+        match ev {
+            NetEvent::PartitionStart(_) => {}
+            NetEvent::PartitionHealed(_) => self.observer.disturbance(now, "partition healed"),
+            NetEvent::NodeDown(n) => self.observer.node_down(now, &world.shared.store, n),
+            NetEvent::NodeUp(n) => self.observer.node_up(now, &world.shared.store, n),
+        }
+    }
+}
+
+/// Safety checks on the final state: every honest replica's main chain is a valid chain from
+/// genesis made only of blocks it knows and that pass validation.
+pub fn check_safety(world: &World<ChainNode>, honest: &[bool]) -> Result<(), String> {
+    let store = &world.shared.store;
+    for (i, node) in world.nodes.iter().enumerate() {
+        if !honest[i] {
+            continue;
+        }
+        let mut b = node.tip();
+        while b != BlockId::GENESIS {
+            if !node.knows(b) {
+                return Err(format!("node {i}: main chain holds unknown block {}", b.0));
+            }
+            if let Err(why) = store.check(b) {
+                return Err(format!("node {i}: main chain holds invalid block {} ({why:?})", b.0));
+            }
+            b = store.parent(b);
+        }
+    }
+    Ok(())
+}

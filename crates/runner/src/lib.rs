@@ -1,0 +1,198 @@
+//! `runner`: builds one run from a [`RunConfig`] and a seed, drives it, and returns what was
+//! measured. Pure computation: no IO, no wall clock (the caller times the run).
+
+pub mod config;
+pub mod driver;
+
+pub use config::{CrashCfg, HashDist, HashPower, PartitionCfg, RegionCfg, RunConfig};
+pub use driver::{check_safety, ChainDriver};
+
+use chain::{BlockStore, ChainNode, MsgKind, Shared};
+use des::{Limits, NodeId, RngFactory, SimRng, SimTime, StopReason};
+use metrics::{ChainMetrics, Observer, ReachCurve, Sample};
+use net::{Bandwidth, Crash, NetConfig, Network, Partition, Rule, Topology, World};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum RunError {
+    #[error("topology: {0}")]
+    Topology(String),
+    #[error("the topology is disconnected ({0} components) and network.allow_disconnected is false")]
+    Disconnected(usize),
+    #[error("hash power: {0}")]
+    HashPower(String),
+    #[error("safety violated: {0}")]
+    Safety(String),
+}
+
+/// What the network did, summarised.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct NetSummary {
+    pub messages: u64,
+    pub bytes: u64,
+    pub by_kind: BTreeMap<String, u64>,
+    pub delivered: u64,
+    pub dropped: BTreeMap<String, u64>,
+    pub duplicated: u64,
+    pub delayed: u64,
+    pub topology_edges: u64,
+    pub topology_mean_degree: f64,
+    pub topology_components: u64,
+}
+
+/// Everything one run produced (deterministic: no wall time here).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunOutput {
+    pub trace_hash: String,
+    pub stop_reason: StopReason,
+    pub events: u64,
+    pub sim_time_s: f64,
+    pub metrics: ChainMetrics,
+    pub net: NetSummary,
+    pub samples: Vec<Sample>,
+    pub reach: Vec<ReachCurve>,
+    pub mining_stopped_s: Option<f64>,
+    pub lost_wins: u64,
+}
+
+/// Per-node hash weights (integers, so the miner draw is exact) from the "hashpower" stream.
+pub fn hash_weights(cfg: &RunConfig, rng: &mut SimRng) -> Result<Vec<u64>, RunError> {
+    let hp = &cfg.hash_power;
+    let m = hp.miners.min(cfg.nodes) as usize;
+    let raw: Vec<f64> = match hp.dist {
+        HashDist::Equal => vec![1.0; m],
+        HashDist::Shares => hp.shares.clone(),
+        HashDist::Normal => (0..m).map(|_| rng.normal(hp.mean, hp.sd).max(hp.floor)).collect(),
+        HashDist::Exponential => (0..m).map(|_| rng.exponential(hp.mean)).collect(),
+        HashDist::Pareto => (0..m).map(|_| rng.pareto(1.0, hp.shape)).collect(),
+    };
+    let total: f64 = raw.iter().sum();
+    if !(total > 0.0) || raw.iter().any(|x| !(*x >= 0.0)) {
+        return Err(RunError::HashPower("hash power must be non-negative with a positive total".into()));
+    }
+    let mut w: Vec<u64> = raw.iter().map(|x| libm_round(x / total * (1u64 << 40) as f64)).collect();
+    w.resize(cfg.nodes as usize, 0);
+    Ok(w)
+}
+
+fn libm_round(x: f64) -> u64 {
+    // Adding 0.5 and truncating is exact enough here and identical on every platform.
+    (x + 0.5) as u64
+}
+
+/// Builds the world for `cfg` and `seed`.
+pub fn build(cfg: &RunConfig, seed: u64, classes: Vec<u16>, class_names: Vec<String>) -> Result<(World<ChainNode>, ChainDriver, Vec<bool>), RunError> {
+    let rngs = RngFactory::new(seed);
+    let n = cfg.nodes;
+    let topo = Topology::build(&cfg.topology, n, &mut rngs.stream("topology", 0)).map_err(|e| RunError::Topology(e.0))?;
+    if !topo.is_connected() && !cfg.allow_disconnected {
+        return Err(RunError::Disconnected(topo.components()));
+    }
+    let regions = if cfg.regions.is_empty() {
+        vec![0; n as usize]
+    } else {
+        let shares: Vec<f64> = cfg.regions.iter().map(|r| r.share).collect();
+        net::assign_regions(n, &shares, &mut rngs.stream("regions", 0))
+    };
+    let per_node = |f: &dyn Fn(&RegionCfg) -> Option<u64>, default: Option<u64>| -> Option<Vec<u64>> {
+        let v: Vec<Option<u64>> = regions.iter().map(|&r| cfg.regions.get(r as usize).and_then(f).or(default)).collect();
+        v.iter().any(Option::is_some).then(|| v.iter().map(|x| x.unwrap_or(u64::MAX)).collect())
+    };
+    let up = per_node(&|r| r.upload_bps, cfg.upload_bps);
+    let down = per_node(&|r| r.download_bps, cfg.download_bps);
+    let bandwidth = match (up, down) {
+        (None, None) => None,
+        (u, d) => Some(Bandwidth {
+            upload_bps: u.unwrap_or_else(|| vec![u64::MAX; n as usize]),
+            download_bps: d.unwrap_or_else(|| vec![u64::MAX; n as usize]),
+        }),
+    };
+    let mut rules = vec![];
+    if cfg.loss > 0.0 {
+        rules.push(Rule::Loss { p: cfg.loss });
+    }
+    if cfg.duplicate > 0.0 {
+        rules.push(Rule::Duplicate { p: cfg.duplicate, delay: cfg.duplicate_delay });
+    }
+    if !cfg.jitter.is_zero() {
+        rules.push(Rule::Jitter { max: cfg.jitter });
+    }
+    let at = |d: des::SimDuration| SimTime::ZERO.saturating_add(d);
+    let partitions = cfg
+        .partitions
+        .iter()
+        .map(|p| {
+            let groups: Vec<Vec<NodeId>> = p.groups.iter().map(|g| g.iter().map(|&i| NodeId(i)).collect()).collect();
+            Partition::from_groups(n, &groups, at(p.from), p.until.map(at).unwrap_or(SimTime::MAX))
+        })
+        .collect();
+    let crashes = cfg.crashes.iter().map(|c| Crash { node: NodeId(c.node), at: at(c.at), restart: c.restart.map(at) }).collect();
+    let netcfg = NetConfig { latency: cfg.latency.clone(), bandwidth, regions, rules, partitions, crashes };
+    let network = Network::new(topo, netcfg, &rngs);
+    let weights = hash_weights(cfg, &mut rngs.stream("hashpower", 0))?;
+    let total: u64 = weights.iter().sum();
+    let shares: Vec<f64> = weights.iter().map(|&w| w as f64 / total as f64).collect();
+    let honest: Vec<bool> = classes.iter().map(|&c| c == 0).collect();
+    let observer = Observer::new(classes, class_names, shares);
+    let shared = Shared { store: BlockStore::new(n), params: cfg.chain.clone() };
+    let nodes = (0..n).map(|_| ChainNode::new()).collect();
+    let limits = Limits { max_events: cfg.max_events, end_time: at(cfg.max_time) };
+    let world = World::new(nodes, network, shared, &rngs, limits);
+    let driver = ChainDriver::new(
+        observer,
+        rngs.stream("mining", 0),
+        &weights,
+        cfg.block_interval,
+        cfg.stop_blocks,
+        cfg.stop_time.map(at),
+        cfg.sample_interval,
+    );
+    Ok((world, driver, honest))
+}
+
+/// Runs `cfg` with `seed` to the end and measures it. Safety violations are errors.
+pub fn run_one(cfg: &RunConfig, seed: u64) -> Result<RunOutput, RunError> {
+    let classes = vec![0u16; cfg.nodes as usize];
+    let (mut world, mut driver, honest) = build(cfg, seed, classes, vec!["honest".into()])?;
+    let stop_reason = net::run(&mut world, &mut driver);
+    check_safety(&world, &honest).map_err(RunError::Safety)?;
+    let now = world.now();
+    let store = &world.shared.store;
+    driver.observer.sample(now, store);
+    let metrics = driver.observer.finish(now, store);
+    let s = &world.net.stats;
+    let mut by_kind = BTreeMap::new();
+    for k in MsgKind::ALL {
+        by_kind.insert(k.name().to_string(), s.sent[*k as usize]);
+    }
+    let mut dropped = BTreeMap::new();
+    for (i, name) in s.rule_names.iter().enumerate() {
+        *dropped.entry(name.clone()).or_insert(0) += s.dropped[i];
+    }
+    dropped.insert("crashed-at-arrival".into(), s.dropped_at_arrival);
+    let net = NetSummary {
+        messages: s.total_sent(),
+        bytes: s.total_bytes(),
+        by_kind,
+        delivered: s.delivered,
+        dropped,
+        duplicated: s.duplicated.iter().sum(),
+        delayed: s.delayed.iter().sum(),
+        topology_edges: world.net.topo.edge_count() as u64,
+        topology_mean_degree: world.net.topo.mean_degree(),
+        topology_components: world.net.topo.components() as u64,
+    };
+    Ok(RunOutput {
+        trace_hash: world.kernel.trace_hash(),
+        stop_reason,
+        events: world.kernel.events_processed(),
+        sim_time_s: now.as_secs_f64(),
+        samples: driver.observer.samples().to_vec(),
+        reach: driver.observer.reach_curves(),
+        metrics,
+        net,
+        mining_stopped_s: driver.mining_stopped_at.map(|t| t.as_secs_f64()),
+        lost_wins: driver.lost_wins,
+    })
+}
