@@ -47,20 +47,41 @@ impl BlockStore {
             created: SimTime::ZERO,
             hash: Sha256::digest(b"chainsim genesis").into(),
         };
-        BlockStore { blocks: vec![genesis], children: vec![vec![]], miners }
+        BlockStore {
+            blocks: vec![genesis],
+            children: vec![vec![]],
+            miners,
+        }
     }
 
     /// Creates a block. `parent` must exist unless the block is deliberately invalid, in which
     /// case `height` is taken as given.
-    pub fn create(&mut self, parent: BlockId, height: u32, miner: NodeId, created: SimTime, nonce: u64) -> BlockId {
-        let parent_hash = self.blocks.get(parent.idx()).map(|b| b.hash).unwrap_or([0; 32]);
+    pub fn create(
+        &mut self,
+        parent: BlockId,
+        height: u32,
+        miner: NodeId,
+        created: SimTime,
+        nonce: u64,
+    ) -> BlockId {
+        let parent_hash = self
+            .blocks
+            .get(parent.idx())
+            .map(|b| b.hash)
+            .unwrap_or([0; 32]);
         let mut h = Sha256::new();
         h.update(parent_hash);
         h.update(height.to_le_bytes());
         h.update(miner.0.to_le_bytes());
         h.update(nonce.to_le_bytes());
         let id = BlockId(self.blocks.len() as u32);
-        self.blocks.push(Block { parent, height, miner, created, hash: h.finalize().into() });
+        self.blocks.push(Block {
+            parent,
+            height,
+            miner,
+            created,
+            hash: h.finalize().into(),
+        });
         self.children.push(vec![]);
         if let Some(c) = self.children.get_mut(parent.idx()) {
             c.push(id);
@@ -69,7 +90,13 @@ impl BlockStore {
     }
 
     /// Creates a valid child of `parent`.
-    pub fn extend(&mut self, parent: BlockId, miner: NodeId, created: SimTime, nonce: u64) -> BlockId {
+    pub fn extend(
+        &mut self,
+        parent: BlockId,
+        miner: NodeId,
+        created: SimTime,
+        nonce: u64,
+    ) -> BlockId {
         let h = self.get(parent).height + 1;
         self.create(parent, h, miner, created, nonce)
     }

@@ -11,4 +11,6 @@ pub mod block;
 pub mod node;
 
 pub use block::{Block, BlockId, BlockStore, Invalid, NO_MINER};
-pub use node::{ChainMsg, ChainNode, ChainNote, ChainParams, ForkChoice, MsgKind, Relay, Shared, TieRule};
+pub use node::{
+    ChainMsg, ChainNode, ChainNote, ChainParams, ForkChoice, MsgKind, Relay, Shared, TieRule,
+};

@@ -103,7 +103,10 @@ impl Message for ChainMsg {
         u64::from(self.block.0)
     }
     fn kind_name(kind: u8) -> &'static str {
-        MsgKind::ALL.get(kind as usize).map(|k| k.name()).unwrap_or("other")
+        MsgKind::ALL
+            .get(kind as usize)
+            .map(|k| k.name())
+            .unwrap_or("other")
     }
 }
 
@@ -115,7 +118,11 @@ pub enum ChainNote {
     /// The replica's main chain now ends at `new` instead of `old`.
     Tip { old: BlockId, new: BlockId },
     /// The block failed validation.
-    Rejected { block: BlockId, from: NodeId, why: Invalid },
+    Rejected {
+        block: BlockId,
+        from: NodeId,
+        why: Invalid,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -149,7 +156,9 @@ impl ChainNode {
 
     #[inline]
     pub fn knows(&self, b: BlockId) -> bool {
-        self.known.get(b.idx() / 64).is_some_and(|w| w & (1 << (b.idx() % 64)) != 0)
+        self.known
+            .get(b.idx() / 64)
+            .is_some_and(|w| w & (1 << (b.idx() % 64)) != 0)
     }
 
     fn set_known(&mut self, b: BlockId) {
@@ -182,11 +191,22 @@ impl ChainNode {
         let p = &ctx.shared.params;
         ctx.send(peer, ChainMsg::new(MsgKind::GetData, b, p));
         let timer = ctx.set_timer(p.request_timeout, u64::from(b.0));
-        self.inflight.push(Request { block: b, peer, timer, attempts });
+        self.inflight.push(Request {
+            block: b,
+            peer,
+            timer,
+            attempts,
+        });
     }
 
     /// Announces `b` to one peer or all (except the one it came from), by the relay protocol.
-    fn relay(&self, ctx: &mut Ctx<'_, Self>, b: BlockId, to: Option<NodeId>, except: Option<NodeId>) {
+    fn relay(
+        &self,
+        ctx: &mut Ctx<'_, Self>,
+        b: BlockId,
+        to: Option<NodeId>,
+        except: Option<NodeId>,
+    ) {
         let kind = match ctx.shared.params.relay {
             Relay::InvGetData => MsgKind::Inv,
             Relay::Push => MsgKind::Block,
@@ -241,7 +261,11 @@ impl ChainNode {
     fn reject(&mut self, ctx: &mut Ctx<'_, Self>, b: BlockId, from: NodeId, why: Invalid) {
         self.rejected.push(b);
         self.announcers.retain(|(x, _)| *x != b);
-        ctx.note(ChainNote::Rejected { block: b, from, why });
+        ctx.note(ChainNote::Rejected {
+            block: b,
+            from,
+            why,
+        });
     }
 
     /// Validates and stores `b` (its parent is known), relays it, runs fork choice, then does the
@@ -280,7 +304,10 @@ impl ChainNode {
     fn fork_choice(&mut self, ctx: &mut Ctx<'_, Self>, b: BlockId) {
         let new_tip = match ctx.shared.params.fork_choice {
             ForkChoice::LongestChain => {
-                let (hb, ht) = (ctx.shared.store.height(b), ctx.shared.store.height(self.tip));
+                let (hb, ht) = (
+                    ctx.shared.store.height(b),
+                    ctx.shared.store.height(self.tip),
+                );
                 if hb > ht || (hb == ht && b != self.tip && Self::prefer_new(ctx)) {
                     b
                 } else {
@@ -354,7 +381,10 @@ impl Node for ChainNode {
             MsgKind::Inv => self.on_inv(ctx, from, msg.block),
             MsgKind::GetData => {
                 if self.knows(msg.block) {
-                    ctx.send(from, ChainMsg::new(MsgKind::Block, msg.block, &ctx.shared.params));
+                    ctx.send(
+                        from,
+                        ChainMsg::new(MsgKind::Block, msg.block, &ctx.shared.params),
+                    );
                 }
             }
             MsgKind::Block => self.on_block(ctx, from, msg.block),
@@ -363,7 +393,9 @@ impl Node for ChainNode {
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, id: TimerId, tag: u64) {
         let b = BlockId(tag as u32);
-        let Some(pos) = self.inflight.iter().position(|r| r.timer == id) else { return };
+        let Some(pos) = self.inflight.iter().position(|r| r.timer == id) else {
+            return;
+        };
         let r = self.inflight.swap_remove(pos);
         if self.knows(b) || self.is_orphan(b) {
             return;
@@ -373,7 +405,11 @@ impl Node for ChainNode {
             return;
         }
         // Ask the next peer that announced it; the one that failed goes to the back of the line.
-        let next = match self.announcers.iter().position(|&(x, p)| x == b && p != r.peer) {
+        let next = match self
+            .announcers
+            .iter()
+            .position(|&(x, p)| x == b && p != r.peer)
+        {
             Some(i) => self.announcers.remove(i).1,
             None => r.peer,
         };

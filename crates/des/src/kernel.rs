@@ -88,6 +88,8 @@ impl FromStr for StopReason {
 /// Trace kinds: messages are `MSG_BASE + Message::kind()`.
 pub const TRACE_TIMER: u8 = 1;
 pub const TRACE_CONTROL: u8 = 2;
+/// Runner-level outcomes worth hashing (e.g. a block created: miner, parent, id).
+pub const TRACE_OUTCOME: u8 = 3;
 pub const TRACE_MSG_BASE: u8 = 16;
 
 pub struct Kernel<M> {
@@ -161,6 +163,12 @@ impl<M: Message> Kernel<M> {
             self.processed += 1;
             return Ok((t, ev));
         }
+    }
+
+    /// Adds a runner-level outcome to the trace (not counted as an event).
+    pub fn record_outcome(&mut self, a: u32, b: u32, payload: u64) {
+        let now = self.now();
+        self.trace.record(now, TRACE_OUTCOME, a, b, payload);
     }
 
     pub fn events_processed(&self) -> u64 {

@@ -9,5 +9,8 @@
 pub mod observer;
 pub mod stats;
 
-pub use observer::{ChainMetrics, ClassShare, MinerShare, Observer, ReachCurve, Recovery, Reorgs, Sample, REACH_STEPS};
-pub use stats::{binomial_se, percentile_sorted, t975, Dist, MeanCi};
+pub use observer::{
+    ChainMetrics, ClassShare, MinerShare, Observer, REACH_STEPS, ReachCurve, Recovery, Reorgs,
+    Sample,
+};
+pub use stats::{Dist, MeanCi, binomial_se, percentile_sorted, t975};

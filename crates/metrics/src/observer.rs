@@ -185,7 +185,11 @@ impl Observer {
             *c -= 1;
         }
         let c = *c;
-        self.conv_in[b.idx()] = if c == self.honest_online { now.as_nanos() } else { NEVER };
+        self.conv_in[b.idx()] = if c == self.honest_online {
+            now.as_nanos()
+        } else {
+            NEVER
+        };
         if c == 0 {
             self.conv_out[b.idx()] = now.as_nanos();
         } else {
@@ -239,7 +243,8 @@ impl Observer {
                 let got = *r;
                 let aud = self.audience[b.idx()].max(1);
                 for k in 0..REACH_STEPS {
-                    let need = (u64::from(aud) * (k as u64 + 1)).div_ceil(REACH_STEPS as u64) as u32;
+                    let need =
+                        (u64::from(aud) * (k as u64 + 1)).div_ceil(REACH_STEPS as u64) as u32;
                     if got == need && self.reach[b.idx()][k] == NEVER {
                         self.reach[b.idx()][k] = now.as_nanos();
                     }
@@ -330,16 +335,30 @@ impl Observer {
             .live_tips
             .iter()
             .copied()
-            .max_by_key(|&b| (self.tip_count[b.idx()], store.height(b), std::cmp::Reverse(b)))
+            .max_by_key(|&b| {
+                (
+                    self.tip_count[b.idx()],
+                    store.height(b),
+                    std::cmp::Reverse(b),
+                )
+            })
             .unwrap_or(BlockId::GENESIS);
-        (best, f64::from(self.tip_count[best.idx()]) / f64::from(self.honest_online.max(1)))
+        (
+            best,
+            f64::from(self.tip_count[best.idx()]) / f64::from(self.honest_online.max(1)),
+        )
     }
 
     fn prefix_depth(&self, store: &BlockStore) -> u32 {
         let mut it = self.live_tips.iter().copied();
         let Some(first) = it.next() else { return 0 };
         let lca = it.fold(first, |acc, t| store.common_ancestor(acc, t));
-        let top = self.live_tips.iter().map(|&t| store.height(t)).max().unwrap_or(0);
+        let top = self
+            .live_tips
+            .iter()
+            .map(|&t| store.height(t))
+            .max()
+            .unwrap_or(0);
         top - store.height(lca)
     }
 
@@ -353,6 +372,11 @@ impl Observer {
         });
     }
 
+    /// Distinct tips among honest online nodes right now.
+    pub fn live_tips(&self) -> usize {
+        self.live_tips.len()
+    }
+
     pub fn samples(&self) -> &[Sample] {
         &self.samples
     }
@@ -361,13 +385,19 @@ impl Observer {
     pub fn reach_curves(&self) -> Vec<ReachCurve> {
         let mut full: Vec<(u64, usize)> = (1..self.reach.len())
             .filter(|&i| self.reach[i][REACH_STEPS - 1] != NEVER)
-            .map(|i| (self.reach[i][REACH_STEPS - 1] - self.created[i].as_nanos(), i))
+            .map(|i| {
+                (
+                    self.reach[i][REACH_STEPS - 1] - self.created[i].as_nanos(),
+                    i,
+                )
+            })
             .collect();
         full.sort();
         if full.is_empty() {
             return vec![];
         }
-        let pick = |q: f64| full[((q * full.len() as f64).ceil() as usize).clamp(1, full.len()) - 1].1;
+        let pick =
+            |q: f64| full[((q * full.len() as f64).ceil() as usize).clamp(1, full.len()) - 1].1;
         [pick(0.5), pick(0.9)]
             .into_iter()
             .map(|i| ReachCurve {
@@ -383,7 +413,11 @@ impl Observer {
     /// Final metrics. The final main chain is the chain of the most common honest tip.
     pub fn finish(&mut self, now: SimTime, store: &BlockStore) -> ChainMetrics {
         for (what, at) in self.pending.drain(..) {
-            self.recovery.push(Recovery { after: what, at_s: at.as_secs_f64(), converged_after_s: None });
+            self.recovery.push(Recovery {
+                after: what,
+                at_s: at.as_secs_f64(),
+                converged_after_s: None,
+            });
         }
         let (main_tip, consistency) = self.most_common(store);
         let main = store.chain_to(main_tip);
@@ -405,7 +439,11 @@ impl Observer {
         for i in 1..store.len() {
             let b = BlockId(i as u32);
             let created = store.get(b).created;
-            let settled = if on_main[i] { self.conv_in[i] } else { self.conv_out[i] };
+            let settled = if on_main[i] {
+                self.conv_in[i]
+            } else {
+                self.conv_out[i]
+            };
             let settled = if on_main[i] && self.main_count[i] != self.honest_online {
                 NEVER
             } else if !on_main[i] && self.main_count[i] != 0 {
@@ -419,9 +457,17 @@ impl Observer {
             if settled == NEVER {
                 unconverged += 1;
             } else {
-                conv.push(SimTime::from_nanos(settled).saturating_since(created).as_secs_f64());
+                conv.push(
+                    SimTime::from_nanos(settled)
+                        .saturating_since(created)
+                        .as_secs_f64(),
+                );
             }
-            let secs = |t: u64| SimTime::from_nanos(t).saturating_since(created).as_secs_f64();
+            let secs = |t: u64| {
+                SimTime::from_nanos(t)
+                    .saturating_since(created)
+                    .as_secs_f64()
+            };
             if let Some(r) = self.reach.get(i) {
                 if r[REACH_STEPS - 1] != NEVER {
                     p100.push(secs(r[REACH_STEPS - 1]));
@@ -443,7 +489,13 @@ impl Observer {
                 }
             }
         }
-        let share = |x: u64| if main_len == 0 { 0.0 } else { x as f64 / main_len as f64 };
+        let share = |x: u64| {
+            if main_len == 0 {
+                0.0
+            } else {
+                x as f64 / main_len as f64
+            }
+        };
         let total_hash: f64 = self.hash_share.iter().sum::<f64>().max(f64::MIN_POSITIVE);
         let classes_out: Vec<ClassShare> = (0..classes)
             .map(|c| {
@@ -451,7 +503,8 @@ impl Observer {
                 ClassShare {
                     class: self.class_names[c].clone(),
                     nodes: members.len() as u32,
-                    hash_share: members.iter().map(|&i| self.hash_share[i]).sum::<f64>() / total_hash,
+                    hash_share: members.iter().map(|&i| self.hash_share[i]).sum::<f64>()
+                        / total_hash,
                     blocks_mined: class_mined[c],
                     main_blocks: class_main[c],
                     main_share: share(class_main[c]),
@@ -478,7 +531,11 @@ impl Observer {
             blocks_mined: mined,
             main_chain_length: main_len,
             stale_blocks: mined - main_len,
-            fork_rate: if mined == 0 { 0.0 } else { (mined - main_len) as f64 / mined as f64 },
+            fork_rate: if mined == 0 {
+                0.0
+            } else {
+                (mined - main_len) as f64 / mined as f64
+            },
             convergence_time_s: Dist::of(&mut conv),
             unconverged_blocks: unconverged,
             propagation_s: Dist::of(&mut p100),

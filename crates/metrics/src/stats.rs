@@ -49,8 +49,9 @@ pub struct MeanCi {
 
 /// Two-sided 97.5 % quantiles of Student's t for 1..=30 degrees of freedom.
 const T975: [f64; 30] = [
-    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
-    2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
+    2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
+    2.052, 2.048, 2.045, 2.042,
 ];
 
 pub fn t975(df: u64) -> f64 {
@@ -73,11 +74,21 @@ impl MeanCi {
         sorted.sort_by(f64::total_cmp);
         let mean = sorted.iter().sum::<f64>() / n as f64;
         if n == 1 {
-            return MeanCi { n: 1, mean, ci95: 0.0, sd: 0.0 };
+            return MeanCi {
+                n: 1,
+                mean,
+                ci95: 0.0,
+                sd: 0.0,
+            };
         }
         let var = sorted.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1) as f64;
         let sd = var.sqrt();
-        MeanCi { n: n as u64, mean, ci95: t975(n as u64 - 1) * sd / (n as f64).sqrt(), sd }
+        MeanCi {
+            n: n as u64,
+            mean,
+            ci95: t975(n as u64 - 1) * sd / (n as f64).sqrt(),
+            sd,
+        }
     }
 }
 
@@ -94,7 +105,10 @@ mod tests {
     fn percentiles_and_ci() {
         let mut xs: Vec<f64> = (1..=100).rev().map(f64::from).collect();
         let d = Dist::of(&mut xs);
-        assert_eq!((d.p50, d.p90, d.p99, d.max, d.count), (50.0, 90.0, 99.0, 100.0, 100));
+        assert_eq!(
+            (d.p50, d.p90, d.p99, d.max, d.count),
+            (50.0, 90.0, 99.0, 100.0, 100)
+        );
         assert!((d.mean - 50.5).abs() < 1e-12);
         let m = MeanCi::of(&[1.0, 2.0, 3.0, 4.0]);
         // sd = 1.291, t(3) = 3.182 → 3.182 · 1.291 / 2 = 2.054

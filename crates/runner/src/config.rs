@@ -41,7 +41,15 @@ pub struct HashPower {
 
 impl HashPower {
     pub fn equal(miners: u32) -> Self {
-        HashPower { dist: HashDist::Equal, miners, shares: vec![], mean: 1.0, sd: 0.0, shape: 2.0, floor: 1.0 }
+        HashPower {
+            dist: HashDist::Equal,
+            miners,
+            shares: vec![],
+            mean: 1.0,
+            sd: 0.0,
+            shape: 2.0,
+            floor: 1.0,
+        }
     }
 }
 
@@ -100,7 +108,10 @@ impl RunConfig {
             topology: TopologyKind::RandomRegular { degree: 8 },
             allow_disconnected: false,
             regions: vec![],
-            latency: Latency::Mean { mean: SimDuration::from_millis(100), spread: net::Spread::Exponential },
+            latency: Latency::Mean {
+                mean: SimDuration::from_millis(100),
+                spread: net::Spread::Exponential,
+            },
             upload_bps: Some(20_000_000),
             download_bps: Some(20_000_000),
             loss: 0.0,
@@ -109,7 +120,10 @@ impl RunConfig {
             jitter: SimDuration::ZERO,
             partitions: vec![],
             crashes: vec![],
-            chain: ChainParams { block_size: 1_000_000, ..ChainParams::default() },
+            chain: ChainParams {
+                block_size: 1_000_000,
+                ..ChainParams::default()
+            },
             block_interval: SimDuration::from_secs(60),
             hash_power: HashPower::equal(10),
             stop_blocks: Some(200),

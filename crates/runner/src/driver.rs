@@ -25,6 +25,8 @@ pub struct ChainDriver {
     pub lost_wins: u64,
     mining: bool,
     pub mining_stopped_at: Option<SimTime>,
+    /// Blocks mined after the stop condition to break a tie the replicas could not resolve.
+    pub tie_break_blocks: u64,
 }
 
 impl ChainDriver {
@@ -57,6 +59,7 @@ impl ChainDriver {
             lost_wins: 0,
             mining: true,
             mining_stopped_at: None,
+            tie_break_blocks: 0,
         }
     }
 
@@ -98,9 +101,14 @@ impl Driver<ChainNode> for ChainDriver {
                     let nonce = self.rng.next_u64();
                     let b = world.shared.store.extend(parent, m, now, nonce);
                     self.observer.block_created(now, b);
+                    world.kernel.record_outcome(m.0, parent.0, u64::from(b.0));
                     world.invoke(m, |n, ctx| n.on_control(ctx, u64::from(b.0)));
                     self.mined += 1;
-                    if self.target_blocks.is_some_and(|t| self.mined >= t) {
+                    if self.mining_stopped_at.is_some() {
+                        // A tie-break block: one at a time, then wait for quiet again.
+                        self.tie_break_blocks += 1;
+                        self.mining = false;
+                    } else if self.target_blocks.is_some_and(|t| self.mined >= t) {
                         self.stop_mining(world);
                     }
                 } else {
@@ -115,9 +123,21 @@ impl Driver<ChainNode> for ChainDriver {
             SAMPLE => {
                 self.observer.sample(now, &world.shared.store);
                 if !self.mining && world.kernel.pending() == 0 {
-                    world.kernel.request_stop(StopReason::Done);
+                    if self.observer.live_tips() > 1 {
+                        // Quiet but split (a tie at the last height): real chains resolve this
+                        // with the next block, and so do we.
+                        self.mining = true;
+                        self.schedule_mine(world);
+                        world
+                            .kernel
+                            .schedule(now + self.sample_every, Event::Control(SAMPLE));
+                    } else {
+                        world.kernel.request_stop(StopReason::Done);
+                    }
                 } else {
-                    world.kernel.schedule(now + self.sample_every, Event::Control(SAMPLE));
+                    world
+                        .kernel
+                        .schedule(now + self.sample_every, Event::Control(SAMPLE));
                 }
             }
             _ => unreachable!("unknown control tag {tag}"),
@@ -125,7 +145,8 @@ impl Driver<ChainNode> for ChainDriver {
     }
 
     fn on_note(&mut self, world: &World<ChainNode>, node: NodeId, note: ChainNote) {
-        self.observer.note(world.now(), &world.shared.store, node, note);
+        self.observer
+            .note(world.now(), &world.shared.store, node, note);
     }
 
     fn on_net_event(&mut self, world: &mut World<ChainNode>, ev: NetEvent) {
@@ -153,7 +174,10 @@ pub fn check_safety(world: &World<ChainNode>, honest: &[bool]) -> Result<(), Str
                 return Err(format!("node {i}: main chain holds unknown block {}", b.0));
             }
             if let Err(why) = store.check(b) {
-                return Err(format!("node {i}: main chain holds invalid block {} ({why:?})", b.0));
+                return Err(format!(
+                    "node {i}: main chain holds invalid block {} ({why:?})",
+                    b.0
+                ));
             }
             b = store.parent(b);
         }

@@ -18,7 +18,9 @@ use std::collections::BTreeMap;
 pub enum RunError {
     #[error("topology: {0}")]
     Topology(String),
-    #[error("the topology is disconnected ({0} components) and network.allow_disconnected is false")]
+    #[error(
+        "the topology is disconnected ({0} components) and network.allow_disconnected is false"
+    )]
     Disconnected(usize),
     #[error("hash power: {0}")]
     HashPower(String),
@@ -54,6 +56,8 @@ pub struct RunOutput {
     pub reach: Vec<ReachCurve>,
     pub mining_stopped_s: Option<f64>,
     pub lost_wins: u64,
+    /// Blocks mined after the stop condition because the replicas were split by a tie.
+    pub tie_break_blocks: u64,
 }
 
 /// Per-node hash weights (integers, so the miner draw is exact) from the "hashpower" stream.
@@ -63,15 +67,22 @@ pub fn hash_weights(cfg: &RunConfig, rng: &mut SimRng) -> Result<Vec<u64>, RunEr
     let raw: Vec<f64> = match hp.dist {
         HashDist::Equal => vec![1.0; m],
         HashDist::Shares => hp.shares.clone(),
-        HashDist::Normal => (0..m).map(|_| rng.normal(hp.mean, hp.sd).max(hp.floor)).collect(),
+        HashDist::Normal => (0..m)
+            .map(|_| rng.normal(hp.mean, hp.sd).max(hp.floor))
+            .collect(),
         HashDist::Exponential => (0..m).map(|_| rng.exponential(hp.mean)).collect(),
         HashDist::Pareto => (0..m).map(|_| rng.pareto(1.0, hp.shape)).collect(),
     };
     let total: f64 = raw.iter().sum();
     if !(total > 0.0) || raw.iter().any(|x| !(*x >= 0.0)) {
-        return Err(RunError::HashPower("hash power must be non-negative with a positive total".into()));
+        return Err(RunError::HashPower(
+            "hash power must be non-negative with a positive total".into(),
+        ));
     }
-    let mut w: Vec<u64> = raw.iter().map(|x| libm_round(x / total * (1u64 << 40) as f64)).collect();
+    let mut w: Vec<u64> = raw
+        .iter()
+        .map(|x| libm_round(x / total * (1u64 << 40) as f64))
+        .collect();
     w.resize(cfg.nodes as usize, 0);
     Ok(w)
 }
@@ -82,10 +93,16 @@ fn libm_round(x: f64) -> u64 {
 }
 
 /// Builds the world for `cfg` and `seed`.
-pub fn build(cfg: &RunConfig, seed: u64, classes: Vec<u16>, class_names: Vec<String>) -> Result<(World<ChainNode>, ChainDriver, Vec<bool>), RunError> {
+pub fn build(
+    cfg: &RunConfig,
+    seed: u64,
+    classes: Vec<u16>,
+    class_names: Vec<String>,
+) -> Result<(World<ChainNode>, ChainDriver, Vec<bool>), RunError> {
     let rngs = RngFactory::new(seed);
     let n = cfg.nodes;
-    let topo = Topology::build(&cfg.topology, n, &mut rngs.stream("topology", 0)).map_err(|e| RunError::Topology(e.0))?;
+    let topo = Topology::build(&cfg.topology, n, &mut rngs.stream("topology", 0))
+        .map_err(|e| RunError::Topology(e.0))?;
     if !topo.is_connected() && !cfg.allow_disconnected {
         return Err(RunError::Disconnected(topo.components()));
     }
@@ -95,10 +112,16 @@ pub fn build(cfg: &RunConfig, seed: u64, classes: Vec<u16>, class_names: Vec<Str
         let shares: Vec<f64> = cfg.regions.iter().map(|r| r.share).collect();
         net::assign_regions(n, &shares, &mut rngs.stream("regions", 0))
     };
-    let per_node = |f: &dyn Fn(&RegionCfg) -> Option<u64>, default: Option<u64>| -> Option<Vec<u64>> {
-        let v: Vec<Option<u64>> = regions.iter().map(|&r| cfg.regions.get(r as usize).and_then(f).or(default)).collect();
-        v.iter().any(Option::is_some).then(|| v.iter().map(|x| x.unwrap_or(u64::MAX)).collect())
-    };
+    let per_node =
+        |f: &dyn Fn(&RegionCfg) -> Option<u64>, default: Option<u64>| -> Option<Vec<u64>> {
+            let v: Vec<Option<u64>> = regions
+                .iter()
+                .map(|&r| cfg.regions.get(r as usize).and_then(f).or(default))
+                .collect();
+            v.iter()
+                .any(Option::is_some)
+                .then(|| v.iter().map(|x| x.unwrap_or(u64::MAX)).collect())
+        };
     let up = per_node(&|r| r.upload_bps, cfg.upload_bps);
     let down = per_node(&|r| r.download_bps, cfg.download_bps);
     let bandwidth = match (up, down) {
@@ -113,7 +136,10 @@ pub fn build(cfg: &RunConfig, seed: u64, classes: Vec<u16>, class_names: Vec<Str
         rules.push(Rule::Loss { p: cfg.loss });
     }
     if cfg.duplicate > 0.0 {
-        rules.push(Rule::Duplicate { p: cfg.duplicate, delay: cfg.duplicate_delay });
+        rules.push(Rule::Duplicate {
+            p: cfg.duplicate,
+            delay: cfg.duplicate_delay,
+        });
     }
     if !cfg.jitter.is_zero() {
         rules.push(Rule::Jitter { max: cfg.jitter });
@@ -123,21 +149,51 @@ pub fn build(cfg: &RunConfig, seed: u64, classes: Vec<u16>, class_names: Vec<Str
         .partitions
         .iter()
         .map(|p| {
-            let groups: Vec<Vec<NodeId>> = p.groups.iter().map(|g| g.iter().map(|&i| NodeId(i)).collect()).collect();
-            Partition::from_groups(n, &groups, at(p.from), p.until.map(at).unwrap_or(SimTime::MAX))
+            let groups: Vec<Vec<NodeId>> = p
+                .groups
+                .iter()
+                .map(|g| g.iter().map(|&i| NodeId(i)).collect())
+                .collect();
+            Partition::from_groups(
+                n,
+                &groups,
+                at(p.from),
+                p.until.map(at).unwrap_or(SimTime::MAX),
+            )
         })
         .collect();
-    let crashes = cfg.crashes.iter().map(|c| Crash { node: NodeId(c.node), at: at(c.at), restart: c.restart.map(at) }).collect();
-    let netcfg = NetConfig { latency: cfg.latency.clone(), bandwidth, regions, rules, partitions, crashes };
+    let crashes = cfg
+        .crashes
+        .iter()
+        .map(|c| Crash {
+            node: NodeId(c.node),
+            at: at(c.at),
+            restart: c.restart.map(at),
+        })
+        .collect();
+    let netcfg = NetConfig {
+        latency: cfg.latency.clone(),
+        bandwidth,
+        regions,
+        rules,
+        partitions,
+        crashes,
+    };
     let network = Network::new(topo, netcfg, &rngs);
     let weights = hash_weights(cfg, &mut rngs.stream("hashpower", 0))?;
     let total: u64 = weights.iter().sum();
     let shares: Vec<f64> = weights.iter().map(|&w| w as f64 / total as f64).collect();
     let honest: Vec<bool> = classes.iter().map(|&c| c == 0).collect();
     let observer = Observer::new(classes, class_names, shares);
-    let shared = Shared { store: BlockStore::new(n), params: cfg.chain.clone() };
+    let shared = Shared {
+        store: BlockStore::new(n),
+        params: cfg.chain.clone(),
+    };
     let nodes = (0..n).map(|_| ChainNode::new()).collect();
-    let limits = Limits { max_events: cfg.max_events, end_time: at(cfg.max_time) };
+    let limits = Limits {
+        max_events: cfg.max_events,
+        end_time: at(cfg.max_time),
+    };
     let world = World::new(nodes, network, shared, &rngs, limits);
     let driver = ChainDriver::new(
         observer,
@@ -194,5 +250,6 @@ pub fn run_one(cfg: &RunConfig, seed: u64) -> Result<RunOutput, RunError> {
         net,
         mining_stopped_s: driver.mining_stopped_at.map(|t| t.as_secs_f64()),
         lost_wins: driver.lost_wins,
+        tie_break_blocks: driver.tie_break_blocks,
     })
 }
