@@ -1,14 +1,429 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
+//! `scenario`: scenario files → a validated run plan.
+//!
+//! Parse (serde, unknown keys rejected, values with units), then validate (ranges, consistency),
+//! then expand the `[sweep]` grid × replicates into runs, each with a seed derived from
+//! (scenario seed, point, replicate). Every error names the file, line and column, the dotted key,
+//! and what is allowed. Takes text, not paths: this crate does no IO.
+
+pub mod schema;
+pub mod units;
+pub mod validate;
+
+pub use schema::ScenarioFile;
+pub use validate::{Issue, validate};
+
+use des::RngFactory;
+use runner::RunConfig;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::fmt;
+use toml::de::{DeTable, DeValue};
+
+/// The built-in default scenario (the same as `scenarios/quickstart.toml`).
+pub const QUICKSTART: &str = include_str!("../../../scenarios/quickstart.toml");
+
+/// A located problem with a scenario.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScenarioError {
+    pub file: String,
+    pub line: Option<usize>,
+    pub col: Option<usize>,
+    pub key: Option<String>,
+    pub message: String,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let (Some(l), Some(c)) = (self.line, self.col) {
+            write!(f, ":{l}:{c}")?;
+        }
+        write!(f, ": ")?;
+        if let Some(k) = &self.key {
+            write!(f, "key `{k}`: ")?;
+        }
+        write!(f, "{}", self.message)
+    }
+}
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
+/// All problems found in one file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScenarioErrors(pub Vec<ScenarioError>);
+
+impl fmt::Display for ScenarioErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "error: {e}")?;
+        }
+        Ok(())
+    }
+}
+impl std::error::Error for ScenarioErrors {}
+
+/// One parameter point of the sweep.
+#[derive(Clone, Debug)]
+pub struct Point {
+    pub index: usize,
+    /// The swept values at this point (dotted key → value).
+    pub params: BTreeMap<String, toml::Value>,
+    pub config: RunConfig,
+}
+
+/// One run of the plan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunSpec {
+    pub id: String,
+    pub point: usize,
+    pub replicate: u32,
+    pub seed: u64,
+}
+
+/// A validated scenario, expanded.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub name: String,
+    pub description: String,
+    pub seed: u64,
+    pub replicates: u32,
+    pub text: String,
+    pub sha256: String,
+    pub points: Vec<Point>,
+    pub runs: Vec<RunSpec>,
+}
+
+/// The seed of run (point, replicate): independent of every other run and of the plan's size.
+pub fn run_seed(scenario_seed: u64, point: usize, replicate: u32) -> u64 {
+    RngFactory::new(scenario_seed).derive_seed(&format!("run/point{point}"), u64::from(replicate))
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before
+        .rfind('\n')
+        .map(|i| before.len() - i)
+        .unwrap_or(before.len() + 1);
+    (line, col)
+}
+
+/// The span of a dotted key like `network.partitions[0].until` (its value, or the key itself).
+pub fn locate(text: &str, key: &str) -> Option<std::ops::Range<usize>> {
+    let root = DeTable::parse(text).ok()?;
+    let mut table: &DeTable = root.get_ref();
+    let mut span = None;
+    let segs: Vec<&str> = key.split('.').collect();
+    for (i, seg) in segs.iter().enumerate() {
+        let (name, index) = match seg.split_once('[') {
+            Some((n, rest)) => (n, rest.trim_end_matches(']').parse::<usize>().ok()),
+            None => (*seg, None),
+        };
+        let (k, mut val) = table.iter().find(|(k, _)| k.get_ref().as_ref() == name)?;
+        span = Some(k.span());
+        if let Some(ix) = index {
+            if let DeValue::Array(a) = val.get_ref() {
+                val = a.get(ix)?;
+                span = Some(val.span());
+            }
+        }
+        match val.get_ref() {
+            DeValue::Table(t) if i + 1 < segs.len() => table = t,
+            _ => {
+                if i + 1 == segs.len() {
+                    return Some(val.span()).filter(|s| s.start < s.end).or(span);
+                }
+                return span;
+            }
+        }
+    }
+    span
+}
+
+/// The dotted key whose value contains byte `offset` (the deepest one).
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    fn walk(t: &DeTable, offset: usize, prefix: &str, best: &mut Option<String>) {
+        for (k, v) in t.iter() {
+            let name = if prefix.is_empty() {
+                k.get_ref().to_string()
+            } else {
+                format!("{prefix}.{}", k.get_ref())
+            };
+            let within =
+                |s: std::ops::Range<usize>| s.start <= offset && offset < s.end.max(s.start + 1);
+            if within(k.span()) || within(v.span()) {
+                *best = Some(name.clone());
+            }
+            match v.get_ref() {
+                DeValue::Table(sub) => walk(sub, offset, &name, best),
+                DeValue::Array(a) => {
+                    for (i, item) in a.iter().enumerate() {
+                        let iname = format!("{name}[{i}]");
+                        if within(item.span()) {
+                            *best = Some(iname.clone());
+                        }
+                        if let DeValue::Table(sub) = item.get_ref() {
+                            walk(sub, offset, &iname, best);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let root = DeTable::parse(text).ok()?;
+    let mut best = None;
+    walk(root.get_ref(), offset, "", &mut best);
+    best
+}
+
+/// Adds "did you mean `x`?" to serde's unknown-field messages.
+fn did_you_mean(message: &str) -> String {
+    let Some(rest) = message.split("unknown field `").nth(1) else {
+        return message.to_string();
+    };
+    let Some(field) = rest.split('`').next() else {
+        return message.to_string();
+    };
+    let expected: Vec<&str> = message
+        .split("expected")
+        .nth(1)
+        .map(|s| s.split('`').skip(1).step_by(2).collect())
+        .unwrap_or_default();
+    let best = expected
+        .iter()
+        .map(|e| (strsim::damerau_levenshtein(field, e), *e))
+        .filter(|(d, e)| *d <= 2.max(e.len() / 3))
+        .min();
+    match best {
+        Some((_, e)) => format!("{}; did you mean `{e}`?", message.trim_end()),
+        None => message.trim_end().to_string(),
+    }
+}
+
+fn toml_error(file: &str, text: &str, e: &toml::de::Error) -> ScenarioError {
+    let (line, col, key) = match e.span() {
+        Some(s) => {
+            let (l, c) = line_col(text, s.start);
+            (Some(l), Some(c), key_at(text, s.start))
+        }
+        None => (None, None, None),
+    };
+    ScenarioError {
+        file: file.to_string(),
+        line,
+        col,
+        key,
+        message: did_you_mean(e.message()),
+    }
+}
+
+fn issue_error(
+    file: &str,
+    text: &str,
+    issue: &Issue,
+    point: Option<&BTreeMap<String, toml::Value>>,
+) -> ScenarioError {
+    // A problem caused by a swept value points at the sweep entry.
+    let swept = point.and_then(|p| {
+        p.keys()
+            .find(|k| issue.key == **k || issue.key.starts_with(&format!("{k}.")))
+    });
+    let located = match swept {
+        Some(k) => locate(text, &format!("sweep.\"{k}\"")).or_else(|| sweep_key_span(text, k)),
+        None => locate(text, &issue.key)
+            .or_else(|| locate(text, issue.key.split('.').next().unwrap_or(""))),
+    };
+    let (line, col) = located
+        .map(|s| line_col(text, s.start))
+        .map(|(l, c)| (Some(l), Some(c)))
+        .unwrap_or((None, None));
+    let message = match (swept, point) {
+        (Some(_), Some(p)) => format!("{} (at sweep point {})", issue.message, fmt_params(p)),
+        _ => issue.message.clone(),
+    };
+    ScenarioError {
+        file: file.to_string(),
+        line,
+        col,
+        key: Some(issue.key.clone()),
+        message,
+    }
+}
+
+fn sweep_key_span(text: &str, key: &str) -> Option<std::ops::Range<usize>> {
+    let root = DeTable::parse(text).ok()?;
+    let (_, sweep) = root
+        .get_ref()
+        .iter()
+        .find(|(k, _)| k.get_ref().as_ref() == "sweep")?;
+    let DeValue::Table(t) = sweep.get_ref() else {
+        return None;
+    };
+    t.iter()
+        .find(|(k, _)| k.get_ref().as_ref() == key)
+        .map(|(k, _)| k.span())
+}
+
+/// "network.loss=0.05, consensus.block_interval=\"1m\""
+pub fn fmt_params(p: &BTreeMap<String, toml::Value>) -> String {
+    p.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn set_dotted(root: &mut toml::Table, key: &str, value: toml::Value) -> Result<(), String> {
+    let segs: Vec<&str> = key.split('.').collect();
+    let mut t = root;
+    for seg in &segs[..segs.len() - 1] {
+        let entry = t
+            .entry(seg.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        t = entry
+            .as_table_mut()
+            .ok_or_else(|| format!("`{seg}` is not a table"))?;
+    }
+    t.insert(segs[segs.len() - 1].to_string(), value);
+    Ok(())
+}
+
+/// Parses, validates and expands a scenario. `file` is only used in messages.
+pub fn parse(file: &str, text: &str) -> Result<Plan, ScenarioErrors> {
+    let errs = |v: Vec<ScenarioError>| ScenarioErrors(v);
+    let one = |e: ScenarioError| ScenarioErrors(vec![e]);
+    let base: ScenarioFile = toml::from_str(text).map_err(|e| one(toml_error(file, text, &e)))?;
+    let doc: toml::Table = toml::from_str(text).map_err(|e| one(toml_error(file, text, &e)))?;
+    // The grid: every combination of swept values, keys in sorted order, last key fastest.
+    let mut grid: Vec<BTreeMap<String, toml::Value>> = vec![BTreeMap::new()];
+    for (key, values) in &base.sweep {
+        let loc = sweep_key_span(text, key).map(|s| line_col(text, s.start));
+        let fail = |message: String| ScenarioError {
+            file: file.to_string(),
+            line: loc.map(|l| l.0),
+            col: loc.map(|l| l.1),
+            key: Some(format!("sweep.{key}")),
+            message,
+        };
+        if values.is_empty() {
+            return Err(one(fail("a swept key needs at least one value".into())));
+        }
+        if ["name", "seed", "replicates", "description"].contains(&key.as_str())
+            || key.starts_with("sweep")
+        {
+            return Err(one(fail(format!("`{key}` cannot be swept"))));
+        }
+        grid = grid
+            .into_iter()
+            .flat_map(|p| {
+                values.iter().map(move |v| {
+                    let mut q = p.clone();
+                    q.insert(key.clone(), v.clone());
+                    q
+                })
+            })
+            .collect();
+    }
+    if grid.len() * base.replicates as usize > 1_000_000 {
+        return Err(one(ScenarioError {
+            file: file.into(),
+            line: None,
+            col: None,
+            key: Some("sweep".into()),
+            message: format!(
+                "the plan has {} runs; at most 1,000,000",
+                grid.len() * base.replicates as usize
+            ),
+        }));
+    }
+    let mut points = vec![];
+    let mut problems = vec![];
+    for (index, params) in grid.into_iter().enumerate() {
+        let mut d = doc.clone();
+        d.remove("sweep");
+        for (k, v) in &params {
+            if let Err(m) = set_dotted(&mut d, k, v.clone()) {
+                problems.push(issue_error(
+                    file,
+                    text,
+                    &Issue {
+                        key: k.clone(),
+                        message: m,
+                    },
+                    Some(&params),
+                ));
+            }
+        }
+        let parsed: Result<ScenarioFile, _> = toml::Value::Table(d).try_into();
+        let sf = match parsed {
+            Ok(sf) => sf,
+            Err(e) => {
+                let key = params.keys().next().cloned().unwrap_or_default();
+                problems.push(issue_error(
+                    file,
+                    text,
+                    &Issue {
+                        key,
+                        message: did_you_mean(&e.to_string()),
+                    },
+                    Some(&params),
+                ));
+                continue;
+            }
+        };
+        match validate(&sf) {
+            Ok(config) => points.push(Point {
+                index,
+                params,
+                config,
+            }),
+            Err(issues) => {
+                for i in issues {
+                    let e = issue_error(file, text, &i, Some(&params));
+                    if !problems.contains(&e) {
+                        problems.push(e);
+                    }
+                }
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(errs(problems));
+    }
+    let runs = points
+        .iter()
+        .flat_map(|p| {
+            (0..base.replicates).map(move |r| RunSpec {
+                id: format!("p{:03}-r{:03}", p.index, r),
+                point: p.index,
+                replicate: r,
+                seed: run_seed(base.seed, p.index, r),
+            })
+        })
+        .collect();
+    Ok(Plan {
+        name: base.name.clone(),
+        description: base.description.clone(),
+        seed: base.seed,
+        replicates: base.replicates,
+        text: text.to_string(),
+        sha256: Sha256::digest(text.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+        points,
+        runs,
+    })
+}
+
+impl Plan {
+    /// The same scenario with another master seed (run seeds are re-derived).
+    pub fn with_seed(mut self, seed: u64) -> Plan {
+        self.seed = seed;
+        for r in &mut self.runs {
+            r.seed = run_seed(seed, r.point, r.replicate);
+        }
+        self
     }
 }

@@ -1,0 +1,167 @@
+//! The scenario file format: serde structs that only parse (unknown keys are errors). Values with
+//! units are typed ([`Dur`], [`Bytes`], [`Rate`]); enum-like values are strings checked by
+//! validation so its errors can list what is allowed.
+
+use crate::units::{Bytes, Dur, Rate};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+fn one() -> u64 {
+    1
+}
+fn one_u32() -> u32 {
+    1
+}
+
+#[derive(Deserialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default = "one")]
+    pub seed: u64,
+    #[serde(default = "one_u32")]
+    pub replicates: u32,
+    #[serde(default)]
+    pub stop: StopToml,
+    pub network: NetworkToml,
+    #[serde(default)]
+    pub consensus: ConsensusToml,
+    #[serde(default)]
+    pub metrics: MetricsToml,
+    /// Dotted key → list of values; the run plan is every combination × replicates.
+    #[serde(default)]
+    pub sweep: BTreeMap<String, Vec<toml::Value>>,
+}
+
+#[derive(Deserialize, Clone, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct StopToml {
+    /// Mine at least this many blocks, then stop once the honest replicas agree.
+    pub blocks: Option<u64>,
+    /// Stop mining at this simulated time (whichever of blocks/time comes first).
+    pub time: Option<Dur>,
+    pub max_events: Option<u64>,
+    pub max_time: Option<Dur>,
+}
+
+#[derive(Deserialize, Clone, Debug)]
+#[serde(untagged)]
+pub enum NodeRef {
+    Id(i64),
+    /// "a..b": ids a (inclusive) to b (exclusive).
+    Range(String),
+}
+
+#[derive(Deserialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RegionToml {
+    pub name: String,
+    pub share: f64,
+    pub upload: Option<Rate>,
+    pub download: Option<Rate>,
+}
+
+#[derive(Deserialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct PartitionToml {
+    pub groups: Vec<Vec<NodeRef>>,
+    pub from: Dur,
+    pub until: Option<Dur>,
+}
+
+#[derive(Deserialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct CrashToml {
+    pub node: i64,
+    pub at: Dur,
+    pub restart: Option<Dur>,
+}
+
+#[derive(Deserialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkToml {
+    pub nodes: i64,
+    #[serde(default = "default_topology")]
+    pub topology: String,
+    pub degree: Option<i64>,
+    pub p: Option<f64>,
+    pub mean_degree: Option<f64>,
+    pub k: Option<i64>,
+    pub beta: Option<f64>,
+    pub m: Option<i64>,
+    /// Outbound degree distribution of the regional topology: "bitcoin-2015".
+    pub outbound: Option<String>,
+    pub max_inbound: Option<i64>,
+    #[serde(default)]
+    pub allow_disconnected: bool,
+    /// Mean one-way latency.
+    pub latency: Option<Dur>,
+    /// constant, uniform, exponential, lognormal, pareto, simblock.
+    #[serde(default = "default_spread")]
+    pub latency_spread: String,
+    pub latency_sigma: Option<f64>,
+    pub latency_shape: Option<f64>,
+    pub latency_min: Option<Dur>,
+    pub latency_max: Option<Dur>,
+    /// Region × region mean latency in milliseconds (row = sender's region).
+    pub latency_matrix_ms: Option<Vec<Vec<f64>>>,
+    pub upload: Option<Rate>,
+    pub download: Option<Rate>,
+    #[serde(default)]
+    pub loss: f64,
+    #[serde(default)]
+    pub duplicate: f64,
+    pub duplicate_delay: Option<Dur>,
+    pub jitter: Option<Dur>,
+    #[serde(default)]
+    pub regions: Vec<RegionToml>,
+    #[serde(default)]
+    pub partitions: Vec<PartitionToml>,
+    #[serde(default)]
+    pub crashes: Vec<CrashToml>,
+}
+
+fn default_topology() -> String {
+    "random-regular".into()
+}
+fn default_spread() -> String {
+    "constant".into()
+}
+
+#[derive(Deserialize, Clone, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct HashPowerToml {
+    pub dist: Option<String>,
+    /// Nodes 0..miners mine (default: every node).
+    pub miners: Option<i64>,
+    #[serde(default)]
+    pub shares: Vec<f64>,
+    pub mean: Option<f64>,
+    pub sd: Option<f64>,
+    pub shape: Option<f64>,
+    pub floor: Option<f64>,
+}
+
+#[derive(Deserialize, Clone, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ConsensusToml {
+    pub block_interval: Option<Dur>,
+    pub block_size: Option<Bytes>,
+    pub fork_choice: Option<String>,
+    pub tie: Option<String>,
+    pub relay: Option<String>,
+    pub request_timeout: Option<Dur>,
+    pub inv_size: Option<Bytes>,
+    pub max_attempts: Option<i64>,
+    #[serde(default)]
+    pub hash_power: HashPowerToml,
+}
+
+#[derive(Deserialize, Clone, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsToml {
+    /// Time between samples of the consistency time series (default: block interval / 10).
+    pub sample_interval: Option<Dur>,
+}

@@ -1,0 +1,560 @@
+//! Validation: a parsed [`ScenarioFile`] becomes a [`RunConfig`], or a list of problems, each
+//! naming the dotted key and what is allowed.
+
+use crate::schema::{NodeRef, ScenarioFile};
+use chain::{ChainParams, ForkChoice, Relay, TieRule};
+use des::SimDuration;
+use net::{DegreeDist, Latency, Spread, TopologyKind};
+use runner::{CrashCfg, HashDist, HashPower, PartitionCfg, RegionCfg, RunConfig};
+use std::str::FromStr;
+
+/// One validation problem.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Issue {
+    pub key: String,
+    pub message: String,
+}
+
+struct V {
+    issues: Vec<Issue>,
+}
+
+impl V {
+    fn err(&mut self, key: impl Into<String>, message: impl Into<String>) {
+        self.issues.push(Issue {
+            key: key.into(),
+            message: message.into(),
+        });
+    }
+    fn prob(&mut self, key: &str, p: f64) {
+        if !(0.0..=1.0).contains(&p) {
+            self.err(key, format!("{p} is not a probability: must be in [0, 1]"));
+        }
+    }
+    fn positive(&mut self, key: &str, x: f64) {
+        if !(x > 0.0 && x.is_finite()) {
+            self.err(key, format!("{x} must be a positive number"));
+        }
+    }
+    fn enum_value<T: FromStr<Err = String>>(
+        &mut self,
+        key: &str,
+        s: Option<&str>,
+        default: T,
+    ) -> T {
+        match s {
+            None => default,
+            Some(s) => s.parse().unwrap_or_else(|e: String| {
+                self.err(key, e);
+                default
+            }),
+        }
+    }
+    fn required<T: Copy>(&mut self, key: &str, v: Option<T>, why: &str) -> Option<T> {
+        if v.is_none() {
+            self.err(key, format!("is required {why}"));
+        }
+        v
+    }
+    fn count(&mut self, key: &str, v: i64, min: i64, max: i64) -> u32 {
+        if v < min || v > max {
+            self.err(
+                key,
+                format!("{v} is out of range: must be in {min}..={max}"),
+            );
+            return min.max(0) as u32;
+        }
+        v as u32
+    }
+}
+
+fn node_ids(v: &mut V, key: &str, refs: &[NodeRef], nodes: u32) -> Vec<u32> {
+    let mut out = vec![];
+    for r in refs {
+        match r {
+            NodeRef::Id(i) => {
+                if *i < 0 || *i >= i64::from(nodes) {
+                    v.err(key, format!("node {i} does not exist: ids are 0..{nodes}"));
+                } else {
+                    out.push(*i as u32);
+                }
+            }
+            NodeRef::Range(s) => {
+                let parsed = s.split_once("..").and_then(|(a, b)| {
+                    Some((a.trim().parse::<u32>().ok()?, b.trim().parse::<u32>().ok()?))
+                });
+                match parsed {
+                    Some((a, b)) if a < b && b <= nodes => out.extend(a..b),
+                    Some((a, b)) => v.err(
+                        key,
+                        format!("range \"{a}..{b}\" must be non-empty and within 0..{nodes}"),
+                    ),
+                    None => v.err(
+                        key,
+                        format!("\"{s}\" is not a node id or a range like \"0..50\""),
+                    ),
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Checks `f` and builds the run configuration.
+pub fn validate(f: &ScenarioFile) -> Result<RunConfig, Vec<Issue>> {
+    let mut v = V { issues: vec![] };
+    let n = &f.network;
+    if f.name.trim().is_empty() || f.name.contains(['/', '\\']) {
+        v.err(
+            "name",
+            "must be a non-empty name without slashes (it names the results folder)",
+        );
+    }
+    if f.replicates == 0 {
+        v.err("replicates", "must be at least 1");
+    }
+    let nodes = v.count("network.nodes", n.nodes, 1, 1_000_000);
+    let topology = match n.topology.as_str() {
+        "complete" => TopologyKind::Complete,
+        "ring" => TopologyKind::Ring,
+        "random-regular" => {
+            let d = n.degree.unwrap_or(8);
+            if d < 1 || d >= i64::from(nodes) {
+                v.err(
+                    "network.degree",
+                    format!("{d} must be at least 1 and less than network.nodes ({nodes})"),
+                );
+            } else if (d * i64::from(nodes)) % 2 == 1 {
+                v.err(
+                    "network.degree",
+                    format!("nodes × degree must be even ({nodes} × {d} is odd)"),
+                );
+            }
+            TopologyKind::RandomRegular {
+                degree: d.max(0) as u32,
+            }
+        }
+        "erdos-renyi" => {
+            let p = match (n.p, n.mean_degree) {
+                (Some(p), None) => p,
+                (None, Some(k)) => k / f64::from(nodes.max(2) - 1),
+                _ => {
+                    v.err(
+                        "network.p",
+                        "erdos-renyi needs exactly one of network.p or network.mean_degree",
+                    );
+                    0.0
+                }
+            };
+            v.prob("network.p", p);
+            TopologyKind::ErdosRenyi { p }
+        }
+        "watts-strogatz" => {
+            let k = n.k.unwrap_or(4);
+            if k < 2 || k % 2 == 1 || k >= i64::from(nodes) {
+                v.err(
+                    "network.k",
+                    format!("{k} must be even, at least 2, and less than network.nodes ({nodes})"),
+                );
+            }
+            let beta = n.beta.unwrap_or(0.1);
+            v.prob("network.beta", beta);
+            TopologyKind::WattsStrogatz {
+                k: k.max(0) as u32,
+                beta,
+            }
+        }
+        "barabasi-albert" => {
+            let m = n.m.unwrap_or(3);
+            if m < 1 || m >= i64::from(nodes) {
+                v.err(
+                    "network.m",
+                    format!("{m} must be at least 1 and less than network.nodes ({nodes})"),
+                );
+            }
+            TopologyKind::BarabasiAlbert { m: m.max(0) as u32 }
+        }
+        "regional" => {
+            let outbound = match n.outbound.as_deref().unwrap_or("bitcoin-2015") {
+                "bitcoin-2015" => DegreeDist::bitcoin_2015(),
+                other => {
+                    v.err(
+                        "network.outbound",
+                        format!("unknown distribution \"{other}\"; expected: bitcoin-2015"),
+                    );
+                    DegreeDist::bitcoin_2015()
+                }
+            };
+            let max_inbound = v.count(
+                "network.max_inbound",
+                n.max_inbound.unwrap_or(125),
+                1,
+                1_000_000,
+            );
+            TopologyKind::Regional {
+                outbound,
+                max_inbound,
+            }
+        }
+        other => {
+            v.err(
+                "network.topology",
+                format!(
+                    "unknown topology \"{other}\"; expected one of: {}",
+                    TopologyKind::NAMES.join(", ")
+                ),
+            );
+            TopologyKind::Complete
+        }
+    };
+    for (key, x) in [("network.loss", n.loss), ("network.duplicate", n.duplicate)] {
+        v.prob(key, x);
+    }
+    // Regions.
+    let mut regions = vec![];
+    if !n.regions.is_empty() {
+        let total: f64 = n.regions.iter().map(|r| r.share).sum();
+        if (total - 1.0).abs() > 1e-3 {
+            v.err(
+                "network.regions",
+                format!("region shares sum to {total}, must sum to 1"),
+            );
+        }
+        if n.regions.len() > 255 {
+            v.err("network.regions", "at most 255 regions");
+        }
+        for (i, r) in n.regions.iter().enumerate() {
+            if !(r.share >= 0.0) {
+                v.err(format!("network.regions[{i}].share"), "must be ≥ 0");
+            }
+            regions.push(RegionCfg {
+                name: r.name.clone(),
+                share: r.share,
+                upload_bps: r.upload.map(|x| x.0),
+                download_bps: r.download.map(|x| x.0),
+            });
+        }
+    }
+    // Latency.
+    let spread = match n.latency_spread.as_str() {
+        "constant" => Some(Spread::Constant),
+        "exponential" => Some(Spread::Exponential),
+        "lognormal" => {
+            let s = n.latency_sigma.unwrap_or(0.5);
+            v.positive("network.latency_sigma", s);
+            Some(Spread::LogNormal { sigma: s })
+        }
+        "pareto" => {
+            let s = n.latency_shape.unwrap_or(3.0);
+            if !(s > 1.0) {
+                v.err(
+                    "network.latency_shape",
+                    format!("{s} must be > 1 for the mean to exist"),
+                );
+            }
+            Some(Spread::Pareto { shape: s })
+        }
+        "simblock" => Some(Spread::SimBlock),
+        "uniform" => None,
+        other => {
+            let mut names = Spread::NAMES.to_vec();
+            names.push("uniform");
+            v.err(
+                "network.latency_spread",
+                format!(
+                    "unknown spread \"{other}\"; expected one of: {}",
+                    names.join(", ")
+                ),
+            );
+            Some(Spread::Constant)
+        }
+    };
+    let latency = match (spread, &n.latency_matrix_ms) {
+        (None, _) => {
+            let min = v.required(
+                "network.latency_min",
+                n.latency_min,
+                "with latency_spread = \"uniform\"",
+            );
+            let max = v.required(
+                "network.latency_max",
+                n.latency_max,
+                "with latency_spread = \"uniform\"",
+            );
+            let (min, max) = (
+                min.map(|d| d.0).unwrap_or_default(),
+                max.map(|d| d.0).unwrap_or_default(),
+            );
+            if min > max {
+                v.err(
+                    "network.latency_max",
+                    "must not be below network.latency_min",
+                );
+            }
+            Latency::Uniform {
+                min,
+                max: max.max(min),
+            }
+        }
+        (Some(spread), Some(matrix)) => {
+            let r = n.regions.len();
+            if n.latency.is_some() {
+                v.err(
+                    "network.latency",
+                    "give either network.latency or network.latency_matrix_ms, not both",
+                );
+            }
+            if matrix.len() != r || matrix.iter().any(|row| row.len() != r) {
+                v.err(
+                    "network.latency_matrix_ms",
+                    format!("must be {r} × {r} (one row and column per region)"),
+                );
+            }
+            if matrix.iter().flatten().any(|x| !(*x >= 0.0)) {
+                v.err("network.latency_matrix_ms", "latencies must be ≥ 0");
+            }
+            let m = matrix
+                .iter()
+                .map(|row| {
+                    row.iter()
+                        .map(|ms| SimDuration::from_nanos_f64(ms * 1e6))
+                        .collect()
+                })
+                .collect();
+            Latency::Regions { matrix: m, spread }
+        }
+        (Some(spread), None) => Latency::Mean {
+            mean: n
+                .latency
+                .map(|d| d.0)
+                .unwrap_or(SimDuration::from_millis(100)),
+            spread,
+        },
+    };
+    if let Some(r) = n.upload.or(n.download) {
+        if r.0 == 0 {
+            v.err("network.upload", "bandwidth must be positive");
+        }
+    }
+    let mut partitions = vec![];
+    for (i, p) in n.partitions.iter().enumerate() {
+        let key = format!("network.partitions[{i}]");
+        let groups: Vec<Vec<u32>> = p
+            .groups
+            .iter()
+            .map(|g| node_ids(&mut v, &format!("{key}.groups"), g, nodes))
+            .collect();
+        let mut seen = vec![false; nodes as usize];
+        for id in groups.iter().flatten() {
+            if std::mem::replace(&mut seen[*id as usize], true) {
+                v.err(
+                    format!("{key}.groups"),
+                    format!("node {id} is in more than one group"),
+                );
+            }
+        }
+        if groups.is_empty() {
+            v.err(
+                format!("{key}.groups"),
+                "needs at least one group (the nodes not named form another)",
+            );
+        }
+        if let Some(u) = p.until {
+            if u.0 <= p.from.0 {
+                v.err(
+                    format!("{key}.until"),
+                    format!("the heal ({}) must come after the cut ({})", u.0, p.from.0),
+                );
+            }
+        }
+        partitions.push(PartitionCfg {
+            groups,
+            from: p.from.0,
+            until: p.until.map(|d| d.0),
+        });
+    }
+    let mut crashes = vec![];
+    for (i, c) in n.crashes.iter().enumerate() {
+        let key = format!("network.crashes[{i}]");
+        if c.node < 0 || c.node >= i64::from(nodes) {
+            v.err(
+                format!("{key}.node"),
+                format!("node {} does not exist: ids are 0..{nodes}", c.node),
+            );
+        }
+        if let Some(r) = c.restart {
+            if r.0 <= c.at.0 {
+                v.err(
+                    format!("{key}.restart"),
+                    "the restart must come after the crash",
+                );
+            }
+        }
+        crashes.push(CrashCfg {
+            node: c.node.max(0) as u32,
+            at: c.at.0,
+            restart: c.restart.map(|d| d.0),
+        });
+    }
+    // Consensus.
+    let c = &f.consensus;
+    let interval = c
+        .block_interval
+        .map(|d| d.0)
+        .unwrap_or(SimDuration::from_secs(600));
+    if interval.is_zero() {
+        v.err("consensus.block_interval", "must be positive");
+    }
+    let chain = ChainParams {
+        fork_choice: v.enum_value(
+            "consensus.fork_choice",
+            c.fork_choice.as_deref(),
+            ForkChoice::LongestChain,
+        ),
+        tie: v.enum_value("consensus.tie", c.tie.as_deref(), TieRule::FirstSeen),
+        relay: v.enum_value("consensus.relay", c.relay.as_deref(), Relay::InvGetData),
+        block_size: c
+            .block_size
+            .map(|b| b.0)
+            .unwrap_or(535_000)
+            .min(u64::from(u32::MAX)) as u32,
+        inv_size: c
+            .inv_size
+            .map(|b| b.0)
+            .unwrap_or(61)
+            .min(u64::from(u32::MAX)) as u32,
+        request_timeout: c
+            .request_timeout
+            .map(|d| d.0)
+            .unwrap_or(SimDuration::from_secs(20)),
+        max_attempts: v.count(
+            "consensus.max_attempts",
+            c.max_attempts.unwrap_or(50),
+            1,
+            1_000_000,
+        ),
+    };
+    if chain.request_timeout.is_zero() {
+        v.err("consensus.request_timeout", "must be positive");
+    }
+    let h = &c.hash_power;
+    let dist = v.enum_value(
+        "consensus.hash_power.dist",
+        h.dist.as_deref(),
+        if h.shares.is_empty() {
+            HashDist::Equal
+        } else {
+            HashDist::Shares
+        },
+    );
+    let miners = match (dist, h.miners) {
+        (HashDist::Shares, m) => {
+            let k = h.shares.len() as i64;
+            if k == 0 {
+                v.err(
+                    "consensus.hash_power.shares",
+                    "dist = \"shares\" needs a list of shares",
+                );
+            }
+            if let Some(m) = m.filter(|&m| m != k) {
+                v.err(
+                    "consensus.hash_power.miners",
+                    format!("{m} does not match the {k} shares given"),
+                );
+            }
+            if k > i64::from(nodes) {
+                v.err(
+                    "consensus.hash_power.shares",
+                    format!("{k} shares for {nodes} nodes"),
+                );
+            }
+            let total: f64 = h.shares.iter().sum();
+            if k > 0 && (total - 1.0).abs() > 1e-6 {
+                v.err(
+                    "consensus.hash_power.shares",
+                    format!("shares sum to {total}, must sum to 1"),
+                );
+            }
+            if h.shares.iter().any(|s| !(*s >= 0.0)) {
+                v.err("consensus.hash_power.shares", "shares must be ≥ 0");
+            }
+            k.max(0) as u32
+        }
+        (_, Some(m)) => v.count("consensus.hash_power.miners", m, 1, i64::from(nodes)),
+        (_, None) => nodes,
+    };
+    let hash_power = HashPower {
+        dist,
+        miners,
+        shares: h.shares.clone(),
+        mean: h.mean.unwrap_or(if dist == HashDist::Normal {
+            400_000.0
+        } else {
+            1.0
+        }),
+        sd: h.sd.unwrap_or(if dist == HashDist::Normal {
+            100_000.0
+        } else {
+            0.0
+        }),
+        shape: h.shape.unwrap_or(2.0),
+        floor: h.floor.unwrap_or(1.0),
+    };
+    if dist == HashDist::Pareto && !(hash_power.shape > 0.0) {
+        v.err("consensus.hash_power.shape", "must be positive");
+    }
+    if matches!(dist, HashDist::Normal | HashDist::Exponential) && !(hash_power.mean > 0.0) {
+        v.err("consensus.hash_power.mean", "must be positive");
+    }
+    // Stop and limits.
+    let s = &f.stop;
+    if s.blocks.is_none() && s.time.is_none() {
+        v.err("stop", "give stop.blocks, stop.time, or both");
+    }
+    let max_time = s
+        .max_time
+        .map(|d| d.0)
+        .unwrap_or(SimDuration::DAY.saturating_mul(3650));
+    if let Some(t) = s.time {
+        if t.0 > max_time {
+            v.err("stop.time", "must not be after stop.max_time");
+        }
+    }
+    let sample_interval = f
+        .metrics
+        .sample_interval
+        .map(|d| d.0)
+        .unwrap_or(SimDuration::from_nanos((interval.as_nanos() / 10).max(1)));
+    if sample_interval.is_zero() {
+        v.err("metrics.sample_interval", "must be positive");
+    }
+    if !v.issues.is_empty() {
+        return Err(v.issues);
+    }
+    Ok(RunConfig {
+        nodes,
+        topology,
+        allow_disconnected: n.allow_disconnected,
+        regions,
+        latency,
+        upload_bps: n.upload.map(|r| r.0),
+        download_bps: n.download.map(|r| r.0),
+        loss: n.loss,
+        duplicate: n.duplicate,
+        duplicate_delay: n
+            .duplicate_delay
+            .map(|d| d.0)
+            .unwrap_or(SimDuration::from_millis(10)),
+        jitter: n.jitter.map(|d| d.0).unwrap_or(SimDuration::ZERO),
+        partitions,
+        crashes,
+        chain,
+        block_interval: interval,
+        hash_power,
+        stop_blocks: s.blocks,
+        stop_time: s.time.map(|d| d.0),
+        max_events: s.max_events.unwrap_or(2_000_000_000),
+        max_time,
+        sample_interval,
+    })
+}

@@ -1,0 +1,175 @@
+use scenario::{QUICKSTART, ScenarioErrors, parse};
+
+fn with(replace: &str, by: &str) -> String {
+    assert!(QUICKSTART.contains(replace), "{replace}");
+    QUICKSTART.replacen(replace, by, 1)
+}
+
+fn err(text: &str) -> ScenarioErrors {
+    parse("t.toml", text).expect_err("must fail")
+}
+
+fn line_of(text: &str, needle: &str) -> usize {
+    text.lines().position(|l| l.contains(needle)).unwrap() + 1
+}
+
+#[test]
+fn quickstart_is_valid_and_expands() {
+    let plan = parse("quickstart.toml", QUICKSTART).unwrap();
+    assert_eq!(plan.name, "quickstart");
+    assert_eq!(plan.points.len(), 1);
+    assert_eq!(plan.runs.len(), 3);
+    let seeds: std::collections::BTreeSet<u64> = plan.runs.iter().map(|r| r.seed).collect();
+    assert_eq!(seeds.len(), 3);
+    assert_eq!(plan.sha256.len(), 64);
+}
+
+#[test]
+fn every_shipped_scenario_validates() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scenarios");
+    let mut n = 0;
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "toml") {
+            let text = std::fs::read_to_string(&p).unwrap();
+            if let Err(e) = parse(&p.display().to_string(), &text) {
+                panic!("{e}");
+            }
+            n += 1;
+        }
+    }
+    assert!(n >= 6, "only {n} scenarios");
+}
+
+#[test]
+fn malformed_toml_names_the_line() {
+    let text = with("nodes = 100", "nodes = = 100");
+    let e = err(&text);
+    assert_eq!(e.0[0].line, Some(line_of(&text, "nodes = = 100")), "{e}");
+    assert!(e.to_string().starts_with("error: t.toml:"), "{e}");
+}
+
+#[test]
+fn unknown_key_suggests_the_close_one() {
+    let text = with("upload = \"20Mbit/s\"", "upload = \"20Mbit/s\"\nlos = 0.1");
+    let e = err(&text);
+    let s = e.to_string();
+    assert!(
+        s.contains("los") && s.contains("did you mean `loss`"),
+        "{s}"
+    );
+    assert_eq!(e.0[0].line, Some(line_of(&text, "los = 0.1")));
+}
+
+#[test]
+fn wrong_type_names_key_and_line() {
+    let text = with("nodes = 100", "nodes = \"ten\"");
+    let e = err(&text);
+    assert_eq!(e.0[0].key.as_deref(), Some("network.nodes"), "{e}");
+    assert_eq!(e.0[0].line, Some(line_of(&text, "nodes = \"ten\"")));
+    let text = with(
+        "block_interval = \"60s\"",
+        "block_interval = \"60 parsecs\"",
+    );
+    let s = err(&text).to_string();
+    assert!(
+        s.contains("consensus.block_interval") && s.contains("unknown unit"),
+        "{s}"
+    );
+}
+
+#[test]
+fn out_of_range_values_name_key_line_and_what_is_allowed() {
+    let cases: &[(&str, &str, &str, &str)] = &[
+        (
+            "upload = \"20Mbit/s\"",
+            "upload = \"20Mbit/s\"\nloss = 1.5",
+            "network.loss",
+            "[0, 1]",
+        ),
+        ("nodes = 100", "nodes = 0", "network.nodes", "1..="),
+        (
+            "degree = 8",
+            "degree = 100",
+            "network.degree",
+            "less than network.nodes",
+        ),
+        (
+            "dist = \"equal\"\nminers = 10",
+            "dist = \"shares\"\nshares = [0.5, 0.4]",
+            "consensus.hash_power.shares",
+            "sum to 1",
+        ),
+        (
+            "tie = \"first-seen\"",
+            "tie = \"coin\"",
+            "consensus.tie",
+            "first-seen, random",
+        ),
+        (
+            "topology = \"random-regular\"",
+            "topology = \"hypercube\"",
+            "network.topology",
+            "expected one of",
+        ),
+        (
+            "[consensus]",
+            "[[network.partitions]]\ngroups = [[0, 500]]\nfrom = \"1h\"\nuntil = \"2h\"\n\n[consensus]",
+            "network.partitions[0].groups",
+            "does not exist",
+        ),
+        (
+            "[consensus]",
+            "[[network.partitions]]\ngroups = [[\"0..50\"]]\nfrom = \"2h\"\nuntil = \"1h\"\n\n[consensus]",
+            "network.partitions[0].until",
+            "after the cut",
+        ),
+        (
+            "[consensus]",
+            "[[network.crashes]]\nnode = 3\nat = \"2h\"\nrestart = \"1h\"\n\n[consensus]",
+            "network.crashes[0].restart",
+            "after the crash",
+        ),
+    ];
+    for (from, to, key, allowed) in cases {
+        let text = with(from, to);
+        let e = err(&text);
+        let hit =
+            e.0.iter()
+                .find(|x| x.key.as_deref() == Some(*key))
+                .unwrap_or_else(|| panic!("{key}: {e}"));
+        assert!(hit.message.contains(allowed), "{key}: {}", hit.message);
+        assert!(hit.line.is_some(), "{key}: no line in {e}");
+    }
+}
+
+#[test]
+fn sweep_expands_grid_times_replicates_and_checks_values() {
+    let text = format!(
+        "{QUICKSTART}\n[sweep]\n\"network.loss\" = [0.0, 0.1]\n\"consensus.block_interval\" = [\"10s\", \"30s\", \"60s\"]\n"
+    );
+    let plan = parse("s.toml", &text).unwrap();
+    assert_eq!(plan.points.len(), 6);
+    assert_eq!(plan.runs.len(), 18);
+    assert!((plan.points[5].config.loss - 0.1).abs() < 1e-12);
+    assert_eq!(
+        plan.points[5].config.block_interval,
+        des::SimDuration::from_secs(60)
+    );
+    // The seed of a run does not depend on the size of the plan.
+    assert_eq!(plan.runs[4].seed, scenario::run_seed(1, 1, 1));
+    let bad = format!("{QUICKSTART}\n[sweep]\n\"network.loss\" = [0.0, 2.0]\n");
+    let e = err(&bad);
+    assert_eq!(
+        e.0[0].line,
+        Some(line_of(&bad, "\"network.loss\" = [0.0, 2.0]")),
+        "{e}"
+    );
+    assert!(e.to_string().contains("sweep point"), "{e}");
+    let unknown = format!("{QUICKSTART}\n[sweep]\n\"network.lossy\" = [0.0]\n");
+    assert!(
+        err(&unknown).to_string().contains("did you mean `loss`"),
+        "{}",
+        err(&unknown)
+    );
+}
