@@ -351,9 +351,7 @@ impl ChainNode {
                     Some(cur) => {
                         let (wc, wb) = (self.weight[c.idx()], self.weight[cur.idx()]);
                         let on_chain = |y: BlockId| store.is_ancestor(y, self.tip);
-                        if wc > wb {
-                            Some(c)
-                        } else if wc == wb && !on_chain(cur) && on_chain(c) {
+                        if wc > wb || (wc == wb && !on_chain(cur) && on_chain(c)) {
                             Some(c)
                         } else {
                             Some(cur)

@@ -1,3 +1,373 @@
-fn main() {
-    println!("Hello, world!");
+//! The `chainsim` command line: a thin layer over the library crates.
+
+mod results;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rayon::prelude::*;
+use results::{
+    completed, summarise, timeseries_csv, write_atomic, Layout, Meta, RunRecord, Summary, VERSION,
+};
+use scenario::{Plan, RunSpec};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// chainsim: a deterministic simulator of blockchain replicas converging on one chain.
+#[derive(Parser)]
+#[command(name = "chainsim", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a scenario (default: the built-in quickstart) and write results.
+    Run {
+        /// Scenario TOML file; omit to run the built-in default (= scenarios/quickstart.toml).
+        scenario: Option<PathBuf>,
+        /// Override the scenario's master seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Results folder (default: results/<scenario name>/). Re-running into the same folder
+        /// skips runs that already completed.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Parallel runs (default: all cores). Results do not depend on it.
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// No progress bar and no summary table.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Parse and validate a scenario; print the run plan.
+    Check { scenario: PathBuf },
+    /// Re-run recorded runs from a results folder and verify their trace hashes.
+    Reproduce {
+        dir: PathBuf,
+        /// Only this run id (e.g. p000-r001).
+        #[arg(long)]
+        run: Option<String>,
+        #[arg(long)]
+        jobs: Option<usize>,
+    },
+}
+
+/// Bad input: exit code 2.
+#[derive(Debug)]
+struct BadInput(String);
+impl std::fmt::Display for BadInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for BadInput {}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(code) => code,
+        Err(e) => {
+            if let Some(b) = e.downcast_ref::<BadInput>() {
+                eprintln!("{b}");
+                ExitCode::from(2)
+            } else {
+                eprintln!("error: {e:#}");
+                ExitCode::from(1)
+            }
+        }
+    }
+}
+
+fn run() -> Result<ExitCode> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run {
+            scenario,
+            seed,
+            out,
+            jobs,
+            quiet,
+        } => {
+            let mut plan = load(scenario.as_deref())?;
+            if let Some(s) = seed {
+                plan = plan.with_seed(s);
+            }
+            let dir = out.unwrap_or_else(|| PathBuf::from("results").join(&plan.name));
+            cmd_run(&plan, &dir, jobs, quiet)
+        }
+        Command::Check { scenario } => {
+            let plan = load(Some(&scenario))?;
+            print_plan(&plan);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Reproduce { dir, run, jobs } => cmd_reproduce(&dir, run.as_deref(), jobs),
+    }
+}
+
+fn load(path: Option<&Path>) -> Result<Plan> {
+    let (name, text) = match path {
+        None => (
+            "<built-in quickstart>".to_string(),
+            scenario::QUICKSTART.to_string(),
+        ),
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| {
+                BadInput(format!(
+                    "error: {}: cannot read the scenario: {e}",
+                    p.display()
+                ))
+            })?;
+            (p.display().to_string(), text)
+        }
+    };
+    scenario::parse(&name, &text).map_err(|e| BadInput(e.to_string()).into())
+}
+
+fn print_plan(plan: &Plan) {
+    println!(
+        "scenario {} (sha256 {}), seed {}",
+        plan.name,
+        &plan.sha256[..16],
+        plan.seed
+    );
+    if !plan.description.is_empty() {
+        println!("  {}", plan.description);
+    }
+    println!(
+        "{} point(s) × {} replicate(s) = {} run(s)",
+        plan.points.len(),
+        plan.replicates,
+        plan.runs.len()
+    );
+    for r in &plan.runs {
+        let p = &plan.points[r.point];
+        println!(
+            "  {}  seed {:>20}  {}",
+            r.id,
+            r.seed,
+            scenario::fmt_params(&p.params)
+        );
+    }
+}
+
+fn pool(jobs: Option<usize>) -> Result<rayon::ThreadPool> {
+    let n = jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    if n == 0 {
+        return Err(BadInput("error: --jobs must be at least 1".into()).into());
+    }
+    Ok(rayon::ThreadPoolBuilder::new().num_threads(n).build()?)
+}
+
+fn progress(len: u64, quiet: bool) -> ProgressBar {
+    let pb = ProgressBar::new(len);
+    if quiet || !std::io::stderr().is_terminal() {
+        pb.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    pb.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} runs (eta {eta}) {msg}",
+        )
+        .expect("valid template"),
+    );
+    pb
+}
+
+/// Runs one spec and times it; the wall time is measured here, outside the simulation.
+fn execute(plan: &Plan, spec: &RunSpec) -> Result<(RunRecord, runner::RunOutput)> {
+    let cfg = &plan.points[spec.point].config;
+    let t = Instant::now();
+    let out = runner::run_one(cfg, spec.seed).with_context(|| format!("run {}", spec.id))?;
+    let wall = t.elapsed().as_secs_f64();
+    Ok((RunRecord::new(plan, spec, &out, wall), out))
+}
+
+fn cmd_run(plan: &Plan, dir: &Path, jobs: Option<usize>, quiet: bool) -> Result<ExitCode> {
+    let layout = Layout {
+        dir: dir.to_path_buf(),
+    };
+    if let Ok(old) = std::fs::read_to_string(layout.meta()) {
+        let old: Meta = serde_json::from_str(&old).context("reading scenario.meta.json")?;
+        if old.scenario_sha256 != plan.sha256 || old.seed != plan.seed {
+            return Err(BadInput(format!(
+                "error: {} holds results of a different scenario or seed; choose another --out",
+                dir.display()
+            ))
+            .into());
+        }
+    }
+    write_atomic(&layout.scenario(), plan.text.as_bytes())?;
+    let meta = Meta {
+        scenario: plan.name.clone(),
+        scenario_sha256: plan.sha256.clone(),
+        chainsim_version: VERSION.to_string(),
+        seed: plan.seed,
+    };
+    write_atomic(&layout.meta(), &serde_json::to_vec_pretty(&meta)?)?;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        // Finish the runs under way, start no new ones; completed runs are already on disk.
+        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
+    }
+    let pb = progress(plan.runs.len() as u64, quiet);
+    let results: Vec<Option<Result<RunRecord>>> = pool(jobs)?.install(|| {
+        plan.runs
+            .par_iter()
+            .map(|spec| {
+                if let Some(done) = completed(&layout, plan, spec) {
+                    pb.inc(1);
+                    return Some(Ok(done));
+                }
+                if stop.load(Ordering::SeqCst) {
+                    return None;
+                }
+                let r = execute(plan, spec).and_then(|(rec, out)| {
+                    write_atomic(
+                        &layout.timeseries(&spec.id),
+                        timeseries_csv(&out).as_bytes(),
+                    )?;
+                    write_atomic(&layout.run(&spec.id), &serde_json::to_vec_pretty(&rec)?)?;
+                    Ok(rec)
+                });
+                pb.inc(1);
+                Some(r)
+            })
+            .collect()
+    });
+    pb.finish_and_clear();
+    let mut records = vec![];
+    let mut missing = 0;
+    for r in results {
+        match r {
+            Some(Ok(rec)) => records.push(rec),
+            Some(Err(e)) => return Err(e),
+            None => missing += 1,
+        }
+    }
+    if missing > 0 {
+        eprintln!(
+            "interrupted: {missing} run(s) not done; run the same command again to finish them"
+        );
+        return Ok(ExitCode::from(130));
+    }
+    let summary = summarise(plan, records);
+    write_atomic(&layout.summary(), &serde_json::to_vec_pretty(&summary)?)?;
+    if !quiet {
+        print_summary(&summary);
+        println!("results: {}", dir.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_summary(s: &Summary) {
+    println!("{} — {} run(s)", s.scenario, s.runs.len());
+    println!(
+        "{:<12} {:>7} {:>6} {:>6} {:>9} {:>9} {:>9} {:>7} {:>6} {:>8}  trace",
+        "run",
+        "mined",
+        "main",
+        "stale",
+        "fork%",
+        "conv p50",
+        "prop p50",
+        "reorgs",
+        "depth",
+        "wall s"
+    );
+    for r in &s.runs {
+        let m = &r.metrics.chain;
+        println!(
+            "{:<12} {:>7} {:>6} {:>6} {:>8.3}% {:>8.2}s {:>8.2}s {:>7} {:>6} {:>8.3}  {}",
+            r.id,
+            m.blocks_mined,
+            m.main_chain_length,
+            m.stale_blocks,
+            100.0 * m.fork_rate,
+            m.convergence_time_s.p50,
+            m.propagation_s.p50,
+            m.reorgs.count,
+            m.reorgs.max_depth,
+            r.metrics.wall_time_s,
+            &r.trace_hash[..16]
+        );
+    }
+    if s.points.len() > 1 || s.replicates > 1 {
+        println!("per point (mean ± 95 % CI over replicates):");
+        for p in &s.points {
+            let f = &p.metrics["fork_rate"];
+            let c = &p.metrics["convergence_time_mean_s"];
+            println!(
+                "  p{:03} {:<40} fork rate {:.4} ± {:.4}   convergence {:.2} ± {:.2} s",
+                p.point,
+                scenario::fmt_params(&p.params),
+                f.mean,
+                f.ci95,
+                c.mean,
+                c.ci95
+            );
+        }
+    }
+}
+
+fn cmd_reproduce(dir: &Path, only: Option<&str>, jobs: Option<usize>) -> Result<ExitCode> {
+    let layout = Layout {
+        dir: dir.to_path_buf(),
+    };
+    let read = |p: PathBuf| {
+        std::fs::read_to_string(&p).map_err(|e| BadInput(format!("error: {}: {e}", p.display())))
+    };
+    let text = read(layout.scenario())?;
+    let meta: Meta = serde_json::from_str(&read(layout.meta())?)
+        .map_err(|e| BadInput(format!("error: {}: {e}", layout.meta().display())))?;
+    let plan = scenario::parse(&layout.scenario().display().to_string(), &text)
+        .map_err(|e| BadInput(e.to_string()))?
+        .with_seed(meta.seed);
+    let specs: Vec<&RunSpec> = plan
+        .runs
+        .iter()
+        .filter(|r| only.is_none_or(|id| r.id == id))
+        .collect();
+    if specs.is_empty() {
+        bail!(BadInput(format!(
+            "error: no run {} in {}",
+            only.unwrap_or("at all"),
+            dir.display()
+        )));
+    }
+    let mut recorded = vec![];
+    for s in &specs {
+        let p = layout.run(&s.id);
+        let rec: RunRecord = serde_json::from_str(&read(p.clone())?)
+            .map_err(|e| BadInput(format!("error: {}: {e}", p.display())))?;
+        recorded.push(rec);
+    }
+    let fresh: Vec<Result<String>> = pool(jobs)?.install(|| {
+        specs
+            .par_iter()
+            .map(|s| execute(&plan, s).map(|(r, _)| r.trace_hash))
+            .collect()
+    });
+    for (rec, hash) in recorded.iter().zip(fresh) {
+        let hash = hash?;
+        if hash != rec.trace_hash {
+            println!(
+                "MISMATCH {}: recorded {} re-run {}",
+                rec.id, rec.trace_hash, hash
+            );
+            return Ok(ExitCode::from(1));
+        }
+        println!("ok {}  {}", rec.id, hash);
+    }
+    println!("{} run(s) reproduced bit for bit", recorded.len());
+    Ok(ExitCode::SUCCESS)
 }

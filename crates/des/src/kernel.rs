@@ -130,7 +130,7 @@ impl<M: Message> Kernel<M> {
 
     /// The next live event, recorded in the trace, or why the run is over.
     #[inline]
-    pub fn next(&mut self) -> Result<(SimTime, Event<M>), StopReason> {
+    pub fn next_event(&mut self) -> Result<(SimTime, Event<M>), StopReason> {
         loop {
             if let Some(r) = self.stop {
                 return Err(r);
@@ -233,10 +233,10 @@ mod tests {
             },
         );
         k.timers.cancel(a);
-        let (t, ev) = k.next().unwrap();
+        let (t, ev) = k.next_event().unwrap();
         assert_eq!(t, SimTime::from_nanos(6));
         assert!(matches!(ev, Event::Timer { tag: 2, .. }));
-        assert_eq!(k.next().unwrap_err(), StopReason::Drained);
+        assert_eq!(k.next_event().unwrap_err(), StopReason::Drained);
         assert_eq!(k.events_processed(), 1);
     }
 
@@ -250,9 +250,9 @@ mod tests {
             k.schedule(SimTime::from_nanos(i), Event::Control(i));
         }
         for _ in 0..3 {
-            k.next().unwrap();
+            k.next_event().unwrap();
         }
-        assert_eq!(k.next().unwrap_err(), StopReason::EventLimit);
+        assert_eq!(k.next_event().unwrap_err(), StopReason::EventLimit);
 
         let mut k: Kernel<M> = Kernel::new(Limits {
             max_events: 100,
@@ -260,8 +260,8 @@ mod tests {
         });
         k.schedule(SimTime::ZERO + SimDuration::SECOND, Event::Control(0));
         k.schedule(SimTime::ZERO + SimDuration::from_secs(2), Event::Control(1));
-        k.next().unwrap();
-        assert_eq!(k.next().unwrap_err(), StopReason::TimeLimit);
+        k.next_event().unwrap();
+        assert_eq!(k.next_event().unwrap_err(), StopReason::TimeLimit);
     }
 
     #[test]

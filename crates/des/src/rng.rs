@@ -119,7 +119,8 @@ impl SimRng {
 
     /// Pareto (type I) with minimum `scale` and tail index `shape`.
     pub fn pareto(&mut self, scale: f64, shape: f64) -> f64 {
-        scale / libm::pow(self.uniform_open0(), 1.0 / shape)
+        // u^(−1/shape) as exp(−ln u / shape): same distribution, much cheaper than pow.
+        scale * libm::exp(-libm::log(self.uniform_open0()) / shape)
     }
 
     /// Pareto with the given mean and shape (> 1): scale = mean·(shape − 1)/shape.

@@ -51,7 +51,8 @@ impl SimDuration {
         } else if ns >= u64::MAX as f64 {
             SimDuration(u64::MAX)
         } else {
-            SimDuration(libm::round(ns) as u64)
+            // Round half up; IEEE addition and truncation give the same bits everywhere.
+            SimDuration((ns + 0.5) as u64)
         }
     }
     pub const fn as_nanos(self) -> u64 {
@@ -260,7 +261,7 @@ impl fmt::Display for SimDuration {
             return write!(f, "0s");
         }
         // Compose h/m/s when the value is a whole number of seconds of at least a minute.
-        if ns % 1_000_000_000 == 0 && ns >= 60_000_000_000 {
+        if ns.is_multiple_of(1_000_000_000) && ns >= 60_000_000_000 {
             let mut secs = ns / 1_000_000_000;
             let h = secs / 3600;
             secs %= 3600;

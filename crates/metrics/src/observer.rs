@@ -35,8 +35,14 @@ pub struct Recovery {
 pub struct Reorgs {
     pub count: u64,
     pub max_depth: u32,
-    /// depth → count
-    pub histogram: BTreeMap<u32, u64>,
+    /// Reorgs by depth, deepest last.
+    pub histogram: Vec<DepthCount>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DepthCount {
+    pub depth: u32,
+    pub count: u64,
 }
 
 /// Main-chain share of one class of miners (honest, or a Byzantine strategy).
@@ -117,6 +123,7 @@ pub struct Observer {
     tip_count: Vec<u32>,
     live_tips: Vec<BlockId>,
     reorgs: Reorgs,
+    reorg_depths: BTreeMap<u32, u64>,
     samples: Vec<Sample>,
     pending: Vec<(String, SimTime)>,
     recovery: Vec<Recovery>,
@@ -147,6 +154,7 @@ impl Observer {
             tip_count: vec![h],
             live_tips: vec![BlockId::GENESIS],
             reorgs: Reorgs::default(),
+            reorg_depths: BTreeMap::new(),
             samples: vec![],
             pending: vec![],
             recovery: vec![],
@@ -260,7 +268,7 @@ impl Observer {
                 if removed > 0 {
                     self.reorgs.count += 1;
                     self.reorgs.max_depth = self.reorgs.max_depth.max(removed);
-                    *self.reorgs.histogram.entry(removed).or_default() += 1;
+                    *self.reorg_depths.entry(removed).or_default() += 1;
                 }
                 self.set_tip_count(old, false);
                 self.set_tip_count(new, true);
@@ -410,6 +418,26 @@ impl Observer {
             .collect()
     }
 
+    /// When block `i` settled: every honest online replica has it on its main chain (a final
+    /// main-chain block) or none has (a stale block; one never adopted settled at creation).
+    /// `NEVER` if it had not settled when the run ended.
+    fn settled_at(&self, i: usize, on_main: bool, created: SimTime) -> u64 {
+        let count = self.main_count[i];
+        if on_main {
+            if count == self.honest_online {
+                self.conv_in[i]
+            } else {
+                NEVER
+            }
+        } else if count != 0 {
+            NEVER
+        } else if self.conv_out[i] == NEVER {
+            created.as_nanos()
+        } else {
+            self.conv_out[i]
+        }
+    }
+
     /// Final metrics. The final main chain is the chain of the most common honest tip.
     pub fn finish(&mut self, now: SimTime, store: &BlockStore) -> ChainMetrics {
         for (what, at) in self.pending.drain(..) {
@@ -436,24 +464,11 @@ impl Observer {
         let n = self.class.len();
         let mut miner_mined = vec![0u64; n];
         let mut miner_main = vec![0u64; n];
+        #[allow(clippy::needless_range_loop)] // i indexes several per-block vectors and the store
         for i in 1..store.len() {
             let b = BlockId(i as u32);
             let created = store.get(b).created;
-            let settled = if on_main[i] {
-                self.conv_in[i]
-            } else {
-                self.conv_out[i]
-            };
-            let settled = if on_main[i] && self.main_count[i] != self.honest_online {
-                NEVER
-            } else if !on_main[i] && self.main_count[i] != 0 {
-                NEVER
-            } else if !on_main[i] && settled == NEVER {
-                // Never adopted by any honest node: settled (as stale) when created.
-                created.as_nanos()
-            } else {
-                settled
-            };
+            let settled = self.settled_at(i, on_main[i], created);
             if settled == NEVER {
                 unconverged += 1;
             } else {
@@ -541,7 +556,14 @@ impl Observer {
             propagation_s: Dist::of(&mut p100),
             propagation_50_s: Dist::of(&mut p50),
             propagation_90_s: Dist::of(&mut p90),
-            reorgs: self.reorgs.clone(),
+            reorgs: Reorgs {
+                histogram: self
+                    .reorg_depths
+                    .iter()
+                    .map(|(&depth, &count)| DepthCount { depth, count })
+                    .collect(),
+                ..self.reorgs.clone()
+            },
             chain_quality: classes_out.first().map(|c| c.main_share).unwrap_or(0.0),
             classes: classes_out,
             miners,

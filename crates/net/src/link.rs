@@ -40,7 +40,8 @@ impl Spread {
                 if shape <= 1.0 || scale <= 0.0 {
                     mean_ns
                 } else {
-                    libm::round(rng.pareto(scale, shape)) * 1e6
+                    // SimBlock rounds to whole milliseconds.
+                    ((rng.pareto(scale, shape) + 0.5) as u64) as f64 * 1e6
                 }
             }
         }

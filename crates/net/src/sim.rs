@@ -214,7 +214,7 @@ pub fn run<N: Node, D: Driver<N>>(world: &mut World<N>, driver: &mut D) -> StopR
     }
     world.flush_notes(driver);
     loop {
-        let ev = match world.kernel.next() {
+        let ev = match world.kernel.next_event() {
             Ok((_, ev)) => ev,
             Err(reason) => return reason,
         };

@@ -122,11 +122,11 @@ pub fn locate(text: &str, key: &str) -> Option<std::ops::Range<usize>> {
         };
         let (k, mut val) = table.iter().find(|(k, _)| k.get_ref().as_ref() == name)?;
         span = Some(k.span());
-        if let Some(ix) = index {
-            if let DeValue::Array(a) = val.get_ref() {
-                val = a.get(ix)?;
-                span = Some(val.span());
-            }
+        if let Some(ix) = index
+            && let DeValue::Array(a) = val.get_ref()
+        {
+            val = a.get(ix)?;
+            span = Some(val.span());
         }
         match val.get_ref() {
             DeValue::Table(t) if i + 1 < segs.len() => table = t,

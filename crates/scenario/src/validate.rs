@@ -1,3 +1,6 @@
+// `!(x > 0.0)` is deliberate throughout: it also rejects NaN.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
 //! Validation: a parsed [`ScenarioFile`] becomes a [`RunConfig`], or a list of problems, each
 //! naming the dotted key and what is allowed.
 
@@ -331,10 +334,10 @@ pub fn validate(f: &ScenarioFile) -> Result<RunConfig, Vec<Issue>> {
             spread,
         },
     };
-    if let Some(r) = n.upload.or(n.download) {
-        if r.0 == 0 {
-            v.err("network.upload", "bandwidth must be positive");
-        }
+    if let Some(r) = n.upload.or(n.download)
+        && r.0 == 0
+    {
+        v.err("network.upload", "bandwidth must be positive");
     }
     let mut partitions = vec![];
     for (i, p) in n.partitions.iter().enumerate() {
@@ -359,13 +362,13 @@ pub fn validate(f: &ScenarioFile) -> Result<RunConfig, Vec<Issue>> {
                 "needs at least one group (the nodes not named form another)",
             );
         }
-        if let Some(u) = p.until {
-            if u.0 <= p.from.0 {
-                v.err(
-                    format!("{key}.until"),
-                    format!("the heal ({}) must come after the cut ({})", u.0, p.from.0),
-                );
-            }
+        if let Some(u) = p.until
+            && u.0 <= p.from.0
+        {
+            v.err(
+                format!("{key}.until"),
+                format!("the heal ({}) must come after the cut ({})", u.0, p.from.0),
+            );
         }
         partitions.push(PartitionCfg {
             groups,
@@ -382,13 +385,13 @@ pub fn validate(f: &ScenarioFile) -> Result<RunConfig, Vec<Issue>> {
                 format!("node {} does not exist: ids are 0..{nodes}", c.node),
             );
         }
-        if let Some(r) = c.restart {
-            if r.0 <= c.at.0 {
-                v.err(
-                    format!("{key}.restart"),
-                    "the restart must come after the crash",
-                );
-            }
+        if let Some(r) = c.restart
+            && r.0 <= c.at.0
+        {
+            v.err(
+                format!("{key}.restart"),
+                "the restart must come after the crash",
+            );
         }
         crashes.push(CrashCfg {
             node: c.node.max(0) as u32,
@@ -515,10 +518,10 @@ pub fn validate(f: &ScenarioFile) -> Result<RunConfig, Vec<Issue>> {
         .max_time
         .map(|d| d.0)
         .unwrap_or(SimDuration::DAY.saturating_mul(3650));
-    if let Some(t) = s.time {
-        if t.0 > max_time {
-            v.err("stop.time", "must not be after stop.max_time");
-        }
+    if let Some(t) = s.time
+        && t.0 > max_time
+    {
+        v.err("stop.time", "must not be after stop.max_time");
     }
     let sample_interval = f
         .metrics

@@ -1,0 +1,272 @@
+//! Drives the real binary: results, determinism across runs and --jobs, reproduce, resume, and
+//! bad input.
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::path::Path;
+
+fn chainsim() -> Command {
+    Command::cargo_bin("chainsim").unwrap()
+}
+
+fn run_into(dir: &Path, extra: &[&str]) {
+    chainsim()
+        .args(["run", "--quiet", "--out"])
+        .arg(dir)
+        .args(extra)
+        .assert()
+        .success();
+}
+
+fn summary(dir: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap()
+}
+
+/// The summary with wall-clock fields removed (the only thing allowed to differ).
+fn without_wall_time(mut v: Value) -> Value {
+    for r in v["runs"].as_array_mut().unwrap() {
+        r["metrics"].as_object_mut().unwrap().remove("wall_time_s");
+    }
+    v
+}
+
+#[test]
+fn run_writes_a_complete_summary() {
+    let tmp = tempfile::tempdir().unwrap();
+    run_into(tmp.path(), &[]);
+    let s = summary(tmp.path());
+    for key in [
+        "scenario",
+        "scenario_sha256",
+        "chainsim_version",
+        "seed",
+        "runs",
+        "points",
+    ] {
+        assert!(s.get(key).is_some(), "summary lacks {key}");
+    }
+    assert_eq!(s["scenario"], "quickstart");
+    let runs = s["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 3);
+    for r in runs {
+        for key in ["id", "params", "seed", "trace_hash", "stop_reason"] {
+            assert!(r.get(key).is_some(), "run lacks {key}");
+        }
+        let m = &r["metrics"];
+        for key in [
+            "blocks_mined",
+            "main_chain_length",
+            "stale_blocks",
+            "fork_rate",
+            "convergence_time_s",
+            "propagation_s",
+            "reorgs",
+            "chain_quality",
+            "classes",
+            "events",
+            "messages",
+            "sim_time_s",
+            "wall_time_s",
+        ] {
+            assert!(m.get(key).is_some(), "metrics lack {key}");
+        }
+        for key in ["mean", "p50", "p90", "p99", "max"] {
+            assert!(m["convergence_time_s"].get(key).is_some());
+        }
+        assert!(m["blocks_mined"].as_u64().unwrap() >= 200);
+        assert_eq!(r["stop_reason"], "done");
+        let id = r["id"].as_str().unwrap();
+        let ts = std::fs::read_to_string(tmp.path().join("timeseries").join(format!("{id}.csv")))
+            .unwrap();
+        assert!(ts.starts_with("t_s,consistency,prefix_depth,tips\n") && ts.lines().count() > 100);
+    }
+    assert!(s["points"][0]["metrics"]["fork_rate"]["ci95"].is_number());
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("scenario.toml")).unwrap(),
+        scenario::QUICKSTART
+    );
+}
+
+#[test]
+fn identical_across_runs_and_jobs() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let c = tempfile::tempdir().unwrap();
+    run_into(a.path(), &["--jobs", "1"]);
+    run_into(b.path(), &["--jobs", "1"]);
+    run_into(c.path(), &["--jobs", "2"]);
+    let sa = without_wall_time(summary(a.path()));
+    assert_eq!(sa, without_wall_time(summary(b.path())), "two runs differ");
+    assert_eq!(
+        sa,
+        without_wall_time(summary(c.path())),
+        "--jobs 1 and --jobs 2 differ"
+    );
+    // A different seed gives different traces.
+    let d = tempfile::tempdir().unwrap();
+    run_into(d.path(), &["--seed", "99"]);
+    assert_ne!(
+        summary(d.path())["runs"][0]["trace_hash"],
+        sa["runs"][0]["trace_hash"]
+    );
+}
+
+#[test]
+fn reproduce_passes_and_catches_an_altered_hash() {
+    let tmp = tempfile::tempdir().unwrap();
+    run_into(tmp.path(), &["--seed", "5"]);
+    chainsim()
+        .arg("reproduce")
+        .arg(tmp.path())
+        .assert()
+        .success();
+    let run = tmp.path().join("runs").join("p000-r001.json");
+    let text = std::fs::read_to_string(&run).unwrap();
+    let mut v: Value = serde_json::from_str(&text).unwrap();
+    v["trace_hash"] = Value::String("0".repeat(64));
+    std::fs::write(&run, serde_json::to_string(&v).unwrap()).unwrap();
+    let out = chainsim()
+        .arg("reproduce")
+        .arg(tmp.path())
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    assert!(String::from_utf8_lossy(&out).contains("MISMATCH p000-r001"));
+    chainsim()
+        .args(["reproduce", "--run", "p000-r000"])
+        .arg(tmp.path())
+        .assert()
+        .success();
+}
+
+#[test]
+fn interrupted_sweep_resumes_to_the_same_results() {
+    let full = tempfile::tempdir().unwrap();
+    run_into(full.path(), &[]);
+    let part = tempfile::tempdir().unwrap();
+    run_into(part.path(), &[]);
+    // As if killed: one run never finished (only a temporary file of it exists), no summary yet.
+    let runs = part.path().join("runs");
+    std::fs::rename(
+        runs.join("p000-r001.json"),
+        runs.join(".p000-r001.json.tmp"),
+    )
+    .unwrap();
+    std::fs::remove_file(part.path().join("summary.json")).unwrap();
+    let before = std::fs::read_to_string(runs.join("p000-r000.json")).unwrap();
+    run_into(part.path(), &[]);
+    // Completed runs were skipped (their records, wall time included, are untouched) …
+    assert_eq!(
+        std::fs::read_to_string(runs.join("p000-r000.json")).unwrap(),
+        before
+    );
+    // … and the final results equal an uninterrupted run's.
+    assert_eq!(
+        without_wall_time(summary(part.path())),
+        without_wall_time(summary(full.path()))
+    );
+    // The same folder refuses a different seed rather than mixing results.
+    chainsim()
+        .args(["run", "--quiet", "--seed", "8", "--out"])
+        .arg(part.path())
+        .assert()
+        .code(2);
+}
+
+fn bad(text: &str) -> String {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("bad.toml");
+    std::fs::write(&f, text).unwrap();
+    for cmd in ["check", "run"] {
+        let out = chainsim()
+            .arg(cmd)
+            .arg(&f)
+            .args(["--out"])
+            .arg(tmp.path())
+            .output()
+            .unwrap();
+        let out = if cmd == "check" {
+            chainsim().arg(cmd).arg(&f).output().unwrap()
+        } else {
+            out
+        };
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{cmd}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(!err.contains("panicked"), "{err}");
+        if cmd == "check" {
+            return err;
+        }
+    }
+    unreachable!()
+}
+
+#[test]
+fn bad_input_exits_2_naming_file_line_and_key() {
+    let q = scenario::QUICKSTART;
+    let e = bad(&q.replace("nodes = 100", "nodes = [100"));
+    assert!(e.contains("bad.toml:") && e.contains("error"), "{e}");
+    let e = bad(&q.replace("degree = 8", "degree = 8\ndegre = 4"));
+    assert!(
+        e.contains("degre") && e.contains("did you mean `degree`"),
+        "{e}"
+    );
+    let e = bad(&q.replace("nodes = 100", "nodes = true"));
+    assert!(e.contains("network.nodes"), "{e}");
+    let e = bad(&q.replace("miners = 10", "miners = 1000"));
+    assert!(
+        e.contains("consensus.hash_power.miners") && e.contains("1..=100"),
+        "{e}"
+    );
+    let line = q
+        .lines()
+        .position(|l| l.starts_with("miners = 10"))
+        .unwrap()
+        + 1;
+    assert!(e.contains(&format!("bad.toml:{line}:")), "{e}");
+    let out = chainsim()
+        .args(["check", "/nonexistent/x.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/x.toml"));
+    chainsim()
+        .args([
+            "run",
+            "--jobs",
+            "0",
+            "--quiet",
+            "--out",
+            "/tmp/chainsim-jobs0",
+        ])
+        .assert()
+        .code(2);
+    chainsim().args(["frobnicate"]).assert().code(2);
+}
+
+#[test]
+fn check_prints_the_plan() {
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../scenarios/loss-sweep.toml"
+    );
+    let out = chainsim()
+        .args(["check", dir])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let s = String::from_utf8_lossy(&out);
+    assert!(s.contains("5 point(s) × 4 replicate(s) = 20 run(s)"), "{s}");
+    assert!(
+        s.contains("p004-r003") && s.contains("network.loss=0.3"),
+        "{s}"
+    );
+}
