@@ -4,7 +4,7 @@ mod results;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use results::{
     completed, summarise, timeseries_csv, write_atomic, Layout, Meta, RunRecord, Summary, VERSION,
@@ -167,25 +167,62 @@ fn pool(jobs: Option<usize>) -> Result<rayon::ThreadPool> {
     Ok(rayon::ThreadPoolBuilder::new().num_threads(n).build()?)
 }
 
-fn progress(len: u64, quiet: bool) -> ProgressBar {
-    let pb = ProgressBar::new(len);
-    if quiet || !std::io::stderr().is_terminal() {
-        pb.set_draw_target(ProgressDrawTarget::hidden());
-    }
+fn progress(len: u64, quiet: bool) -> (ProgressBar, Option<MultiProgress>) {
+    let visible = !quiet && std::io::stderr().is_terminal();
+    let multi = visible.then(MultiProgress::new);
+    let pb = match &multi {
+        Some(m) => m.add(ProgressBar::new(len)),
+        None => ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::hidden()),
+    };
     pb.set_style(
         ProgressStyle::with_template(
             "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} runs (eta {eta}) {msg}",
         )
         .expect("valid template"),
     );
-    pb
+    if multi.is_some() {
+        pb.enable_steady_tick(std::time::Duration::from_millis(200));
+    }
+    (pb, multi)
 }
 
-/// Runs one spec and times it; the wall time is measured here, outside the simulation.
-fn execute(plan: &Plan, spec: &RunSpec) -> Result<(RunRecord, runner::RunOutput)> {
+/// Runs one spec and times it; the wall time is measured here, outside the simulation. With a
+/// visible `multi`, a bar shows the run's blocks mined and simulated time while it runs.
+fn execute(
+    plan: &Plan,
+    spec: &RunSpec,
+    multi: Option<&MultiProgress>,
+) -> Result<(RunRecord, runner::RunOutput)> {
     let cfg = &plan.points[spec.point].config;
     let t = Instant::now();
-    let out = runner::run_one(cfg, spec.seed).with_context(|| format!("run {}", spec.id))?;
+    let progress = std::sync::Arc::new(runner::Progress::default());
+    let done = AtomicBool::new(false);
+    let out = std::thread::scope(|scope| {
+        if let Some(multi) = multi {
+            let bar = multi.add(ProgressBar::new(cfg.stop_blocks.unwrap_or(0)));
+            bar.set_style(
+                ProgressStyle::with_template("  {prefix} {bar:30} {pos}/{len} blocks  {msg}")
+                    .expect("valid template"),
+            );
+            bar.set_prefix(spec.id.clone());
+            let (progress, done) = (progress.clone(), &done);
+            scope.spawn(move || {
+                while !done.load(Ordering::Relaxed) {
+                    bar.set_position(progress.blocks.load(Ordering::Relaxed));
+                    let sim = des::SimDuration::from_millis(
+                        progress.sim_ms.load(Ordering::Relaxed) / 1000 * 1000,
+                    );
+                    bar.set_message(format!("sim {sim}"));
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                bar.finish_and_clear();
+            });
+        }
+        let out = runner::run_with_progress(cfg, spec.seed, Some(progress.clone()));
+        done.store(true, Ordering::Relaxed);
+        out
+    })
+    .with_context(|| format!("run {}", spec.id))?;
     let wall = t.elapsed().as_secs_f64();
     Ok((RunRecord::new(plan, spec, &out, wall), out))
 }
@@ -219,7 +256,7 @@ fn cmd_run(plan: &Plan, dir: &Path, jobs: Option<usize>, quiet: bool) -> Result<
         // Finish the runs under way, start no new ones; completed runs are already on disk.
         let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
     }
-    let pb = progress(plan.runs.len() as u64, quiet);
+    let (pb, multi) = progress(plan.runs.len() as u64, quiet);
     let results: Vec<Option<Result<RunRecord>>> = pool(jobs)?.install(|| {
         plan.runs
             .par_iter()
@@ -231,7 +268,7 @@ fn cmd_run(plan: &Plan, dir: &Path, jobs: Option<usize>, quiet: bool) -> Result<
                 if stop.load(Ordering::SeqCst) {
                     return None;
                 }
-                let r = execute(plan, spec).and_then(|(rec, out)| {
+                let r = execute(plan, spec, multi.as_ref()).and_then(|(rec, out)| {
                     write_atomic(
                         &layout.timeseries(&spec.id),
                         timeseries_csv(&out).as_bytes(),
@@ -354,7 +391,7 @@ fn cmd_reproduce(dir: &Path, only: Option<&str>, jobs: Option<usize>) -> Result<
     let fresh: Vec<Result<String>> = pool(jobs)?.install(|| {
         specs
             .par_iter()
-            .map(|s| execute(&plan, s).map(|(r, _)| r.trace_hash))
+            .map(|s| execute(&plan, s, None).map(|(r, _)| r.trace_hash))
             .collect()
     });
     for (rec, hash) in recorded.iter().zip(fresh) {

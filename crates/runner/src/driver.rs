@@ -4,6 +4,16 @@ use chain::{BlockId, ChainNode, ChainNote};
 use des::{Event, Node, NodeId, SimDuration, SimRng, SimTime, StopReason};
 use metrics::Observer;
 use net::{Driver, NetEvent, World};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Live progress of a run, readable from another thread (for progress bars): simulated
+/// milliseconds and blocks mined. Written with relaxed stores; never read by the simulation.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub sim_ms: AtomicU64,
+    pub blocks: AtomicU64,
+}
 
 pub const MINE: u64 = 1;
 pub const SAMPLE: u64 = 2;
@@ -27,6 +37,7 @@ pub struct ChainDriver {
     pub mining_stopped_at: Option<SimTime>,
     /// Blocks mined after the stop condition to break a tie the replicas could not resolve.
     pub tie_break_blocks: u64,
+    pub progress: Option<Arc<Progress>>,
 }
 
 impl ChainDriver {
@@ -60,6 +71,7 @@ impl ChainDriver {
             mining: true,
             mining_stopped_at: None,
             tie_break_blocks: 0,
+            progress: None,
         }
     }
 
@@ -104,6 +116,9 @@ impl Driver<ChainNode> for ChainDriver {
                     world.kernel.record_outcome(m.0, parent.0, u64::from(b.0));
                     world.invoke(m, |n, ctx| n.on_control(ctx, u64::from(b.0)));
                     self.mined += 1;
+                    if let Some(p) = &self.progress {
+                        p.blocks.store(self.mined, Ordering::Relaxed);
+                    }
                     if self.mining_stopped_at.is_some() {
                         // A tie-break block: one at a time, then wait for quiet again.
                         self.tie_break_blocks += 1;
@@ -122,6 +137,10 @@ impl Driver<ChainNode> for ChainDriver {
             STOP_MINING => self.stop_mining(world),
             SAMPLE => {
                 self.observer.sample(now, &world.shared.store);
+                if let Some(p) = &self.progress {
+                    p.sim_ms
+                        .store(now.as_nanos() / 1_000_000, Ordering::Relaxed);
+                }
                 if !self.mining && world.kernel.pending() == 0 {
                     if self.observer.live_tips() > 1 {
                         // Quiet but split (a tie at the last height): real chains resolve this

@@ -8,7 +8,7 @@ pub mod config;
 pub mod driver;
 
 pub use config::{CrashCfg, HashDist, HashPower, PartitionCfg, RegionCfg, RunConfig};
-pub use driver::{check_safety, ChainDriver};
+pub use driver::{check_safety, ChainDriver, Progress};
 
 use chain::{BlockStore, ChainNode, MsgKind, Shared};
 use des::{Limits, NodeId, RngFactory, SimRng, SimTime, StopReason};
@@ -212,8 +212,18 @@ pub fn build(
 
 /// Runs `cfg` with `seed` to the end and measures it. Safety violations are errors.
 pub fn run_one(cfg: &RunConfig, seed: u64) -> Result<RunOutput, RunError> {
+    run_with_progress(cfg, seed, None)
+}
+
+/// As [`run_one`], publishing live progress (which never influences the run).
+pub fn run_with_progress(
+    cfg: &RunConfig,
+    seed: u64,
+    progress: Option<std::sync::Arc<Progress>>,
+) -> Result<RunOutput, RunError> {
     let classes = vec![0u16; cfg.nodes as usize];
     let (mut world, mut driver, honest) = build(cfg, seed, classes, vec!["honest".into()])?;
+    driver.progress = progress;
     let stop_reason = net::run(&mut world, &mut driver);
     check_safety(&world, &honest).map_err(RunError::Safety)?;
     let now = world.now();
