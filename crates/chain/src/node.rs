@@ -199,24 +199,13 @@ impl ChainNode {
         });
     }
 
-    /// Announces `b` to one peer or all (except the one it came from), by the relay protocol.
-    fn relay(
-        &self,
-        ctx: &mut Ctx<'_, Self>,
-        b: BlockId,
-        to: Option<NodeId>,
-        except: Option<NodeId>,
-    ) {
+    /// How `b` is announced under the relay protocol: an inv, or the block itself.
+    fn announcement(&self, ctx: &Ctx<'_, Self>, b: BlockId) -> ChainMsg {
         let kind = match ctx.shared.params.relay {
             Relay::InvGetData => MsgKind::Inv,
             Relay::Push => MsgKind::Block,
         };
-        let msg = ChainMsg::new(kind, b, &ctx.shared.params);
-        match (to, except) {
-            (Some(p), _) => ctx.send(p, msg),
-            (None, Some(e)) => ctx.broadcast_except(msg, e),
-            (None, None) => ctx.broadcast(msg),
-        }
+        ChainMsg::new(kind, b, &ctx.shared.params)
     }
 
     fn on_inv(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, b: BlockId) {
@@ -277,9 +266,17 @@ impl ChainNode {
                 Err(why) => self.reject(ctx, x, f.unwrap_or(ctx.id()), why),
                 Ok(()) => {
                     self.set_known(x);
-                    self.announcers.retain(|(y, _)| *y != x);
                     ctx.note(ChainNote::Accepted(x));
-                    self.relay(ctx, x, None, f);
+                    // Peers that announced x have it: announce to everyone else (as Bitcoin's
+                    // known-inventory filter does).
+                    let msg = self.announcement(ctx, x);
+                    let had = self
+                        .announcers
+                        .iter()
+                        .filter(|(y, _)| *y == x)
+                        .map(|&(_, p)| p);
+                    ctx.broadcast_skipping(msg, f, had);
+                    self.announcers.retain(|(y, _)| *y != x);
                     self.fork_choice(ctx, x);
                 }
             }
@@ -429,6 +426,7 @@ impl Node for ChainNode {
     }
 
     fn on_reconnect(&mut self, ctx: &mut Ctx<'_, Self>, peer: NodeId) {
-        self.relay(ctx, self.tip, Some(peer), None);
+        let msg = self.announcement(ctx, self.tip);
+        ctx.send(peer, msg);
     }
 }

@@ -103,10 +103,12 @@ pub enum Command<M> {
         to: NodeId,
         msg: M,
     },
-    /// To every peer, except `except` if set.
+    /// To every peer, except `except` if set and except the peers in the outbox's skip list
+    /// `skip.0 .. skip.0 + skip.1`.
     Broadcast {
         msg: M,
         except: Option<NodeId>,
+        skip: (u32, u32),
     },
     SetTimer {
         id: TimerId,
@@ -120,6 +122,8 @@ pub struct Outbox<M, N> {
     pub commands: Vec<Command<M>>,
     /// Observations, tagged with the node that made them.
     pub notes: Vec<(NodeId, N)>,
+    /// Peers to skip, referenced by `Command::Broadcast::skip` (cleared with the commands).
+    pub skip: Vec<NodeId>,
 }
 
 impl<M, N> Default for Outbox<M, N> {
@@ -127,6 +131,7 @@ impl<M, N> Default for Outbox<M, N> {
         Outbox {
             commands: Vec::new(),
             notes: Vec::new(),
+            skip: Vec::new(),
         }
     }
 }
@@ -175,15 +180,27 @@ impl<'a, T: Node + ?Sized> Ctx<'a, T> {
     }
     #[inline]
     pub fn broadcast(&mut self, msg: T::Msg) {
-        self.out
-            .commands
-            .push(Command::Broadcast { msg, except: None });
+        self.broadcast_skipping(msg, None, []);
     }
     #[inline]
     pub fn broadcast_except(&mut self, msg: T::Msg, except: NodeId) {
+        self.broadcast_skipping(msg, Some(except), []);
+    }
+    /// To every peer except `except` and the peers in `skip` (e.g. those known to have it).
+    #[inline]
+    pub fn broadcast_skipping(
+        &mut self,
+        msg: T::Msg,
+        except: Option<NodeId>,
+        skip: impl IntoIterator<Item = NodeId>,
+    ) {
+        let start = self.out.skip.len();
+        self.out.skip.extend(skip);
+        let len = self.out.skip.len() - start;
         self.out.commands.push(Command::Broadcast {
             msg,
-            except: Some(except),
+            except,
+            skip: (start as u32, len as u32),
         });
     }
     /// Sets a timer firing `after` from now with a node-chosen `tag`.

@@ -96,10 +96,11 @@ impl<N: Node> World<N> {
         for c in cmds.drain(..) {
             match c {
                 Command::Send { to, msg } => self.net.transmit(&mut self.kernel, node, to, msg),
-                Command::Broadcast { msg, except } => {
+                Command::Broadcast { msg, except, skip } => {
+                    let skip = &self.outbox.skip[skip.0 as usize..(skip.0 + skip.1) as usize];
                     for i in 0..self.net.topo.degree(node) {
                         let p = self.net.topo.peers(node)[i];
-                        if Some(p) != except {
+                        if Some(p) != except && !skip.contains(&p) {
                             self.net.transmit(&mut self.kernel, node, p, msg);
                         }
                     }
@@ -110,6 +111,7 @@ impl<N: Node> World<N> {
             }
         }
         self.outbox.commands = cmds;
+        self.outbox.skip.clear();
     }
 
     fn schedule_net_controls(&mut self) {
