@@ -309,7 +309,7 @@ fn cmd_run(plan: &Plan, dir: &Path, jobs: Option<usize>, quiet: bool) -> Result<
 fn print_summary(s: &Summary) {
     println!("{} — {} run(s)", s.scenario, s.runs.len());
     println!(
-        "{:<12} {:>7} {:>6} {:>6} {:>9} {:>9} {:>9} {:>7} {:>6} {:>8}  trace",
+        "{:<12} {:>7} {:>6} {:>6} {:>9} {:>9} {:>9} {:>7} {:>6} {:>8} {:>8}  trace",
         "run",
         "mined",
         "main",
@@ -319,12 +319,13 @@ fn print_summary(s: &Summary) {
         "prop p50",
         "reorgs",
         "depth",
-        "wall s"
+        "wall s",
+        "Mev/s"
     );
     for r in &s.runs {
         let m = &r.metrics.chain;
         println!(
-            "{:<12} {:>7} {:>6} {:>6} {:>8.3}% {:>8.2}s {:>8.2}s {:>7} {:>6} {:>8.3}  {}",
+            "{:<12} {:>7} {:>6} {:>6} {:>8.3}% {:>8.2}s {:>8.2}s {:>7} {:>6} {:>8.3} {:>8.2}  {}",
             r.id,
             m.blocks_mined,
             m.main_chain_length,
@@ -335,6 +336,7 @@ fn print_summary(s: &Summary) {
             m.reorgs.count,
             m.reorgs.max_depth,
             r.metrics.wall_time_s,
+            r.metrics.events as f64 / r.metrics.wall_time_s.max(1e-9) / 1e6,
             &r.trace_hash[..16]
         );
     }
