@@ -8,8 +8,6 @@ use crate::node::{Message, NodeId, TimerId, TimerTable};
 use crate::queue::EventQueue;
 use crate::time::SimTime;
 use crate::trace::TraceHasher;
-use std::fmt;
-use std::str::FromStr;
 
 /// One scheduled happening.
 #[derive(Debug, Clone, Copy)]
@@ -39,49 +37,17 @@ impl Default for Limits {
     }
 }
 
-/// Why a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum StopReason {
-    /// Nothing left to do.
-    Drained,
-    /// The next event was after the end time.
-    TimeLimit,
-    /// The event limit was reached.
-    EventLimit,
-    /// The runner's own stop condition was met (e.g. enough blocks mined, then settled).
-    Done,
-}
-
-impl StopReason {
-    pub const ALL: [StopReason; 4] = [
-        StopReason::Drained,
-        StopReason::TimeLimit,
-        StopReason::EventLimit,
-        StopReason::Done,
-    ];
-    pub fn name(self) -> &'static str {
-        match self {
-            StopReason::Drained => "drained",
-            StopReason::TimeLimit => "time-limit",
-            StopReason::EventLimit => "event-limit",
-            StopReason::Done => "done",
-        }
-    }
-}
-
-impl fmt::Display for StopReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for StopReason {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        StopReason::ALL
-            .into_iter()
-            .find(|r| r.name() == s)
-            .ok_or_else(|| format!("unknown stop reason \"{s}\""))
+crate::named_enum! {
+    /// Why a run ended.
+    pub enum StopReason {
+        /// Nothing left to do.
+        Drained = "drained",
+        /// The next event was after the end time.
+        TimeLimit = "time-limit",
+        /// The event limit was reached.
+        EventLimit = "event-limit",
+        /// The runner's own stop condition was met (e.g. enough blocks mined, then settled).
+        Done = "done",
     }
 }
 
@@ -266,7 +232,7 @@ mod tests {
 
     #[test]
     fn stop_reason_names_round_trip() {
-        for r in StopReason::ALL {
+        for &r in StopReason::ALL {
             assert_eq!(r.name().parse::<StopReason>().unwrap(), r);
         }
         assert!("nope".parse::<StopReason>().is_err());

@@ -4,7 +4,6 @@
 use des::{NodeId, SimRng};
 use petgraph::graph::UnGraph;
 use std::fmt;
-use std::str::FromStr;
 
 /// A probability distribution over outbound degrees, as in the Bitcoin 2015 measurement.
 #[derive(Debug, Clone, PartialEq)]
@@ -452,16 +451,4 @@ pub fn assign_regions(n: u32, shares: &[f64], rng: &mut SimRng) -> Vec<u8> {
             (shares.len() - 1) as u8
         })
         .collect()
-}
-
-impl FromStr for TopologyKind {
-    type Err = String;
-    /// Parses kinds without parameters (`complete`, `ring`); parameterised kinds come from the scenario.
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "complete" => Ok(TopologyKind::Complete),
-            "ring" => Ok(TopologyKind::Ring),
-            _ => Err(format!("unknown or parameterised topology \"{s}\"")),
-        }
-    }
 }

@@ -84,14 +84,14 @@ pub fn hash_weights(cfg: &RunConfig, rng: &mut SimRng) -> Result<Vec<u64>, RunEr
     }
     let mut w: Vec<u64> = raw
         .iter()
-        .map(|x| libm_round(x / total * (1u64 << 40) as f64))
+        .map(|x| round_half_up(x / total * (1u64 << 40) as f64))
         .collect();
     w.resize(cfg.nodes as usize, 0);
     Ok(w)
 }
 
-fn libm_round(x: f64) -> u64 {
-    // Adding 0.5 and truncating is exact enough here and identical on every platform.
+fn round_half_up(x: f64) -> u64 {
+    // IEEE addition and truncation: identical bits on every platform.
     (x + 0.5) as u64
 }
 
