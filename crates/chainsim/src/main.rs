@@ -1,13 +1,11 @@
 //! The `chainsim` command line: a thin layer over the library crates.
 
-mod results;
-
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
-use results::{
-    completed, summarise, timeseries_csv, write_atomic, Layout, Meta, RunRecord, Summary, VERSION,
+use report::{
+    completed, summarise, write_atomic, write_run, Layout, Meta, RunRecord, Summary, VERSION,
 };
 use scenario::{Plan, RunSpec};
 use std::io::IsTerminal;
@@ -47,6 +45,9 @@ enum Command {
     },
     /// Parse and validate a scenario; print the run plan.
     Check { scenario: PathBuf },
+    /// Redraw the figures and report.html of a results folder from its saved results (runs
+    /// nothing).
+    Plot { dir: PathBuf },
     /// Re-run recorded runs from a results folder and verify their trace hashes.
     Reproduce {
         dir: PathBuf,
@@ -106,7 +107,27 @@ fn run() -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Reproduce { dir, run, jobs } => cmd_reproduce(&dir, run.as_deref(), jobs),
+        Command::Plot { dir } => {
+            let files = plot(&dir)?;
+            println!(
+                "wrote {} files: {}",
+                files.len(),
+                dir.join("report.html").display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+/// Figures and report for a results folder; a missing or corrupt file there is bad input.
+fn plot(dir: &Path) -> Result<Vec<PathBuf>> {
+    report::render(dir).map_err(|e| {
+        if e.is_bad_input() {
+            BadInput(format!("error: {e}")).into()
+        } else {
+            anyhow::Error::new(e)
+        }
+    })
 }
 
 fn load(path: Option<&Path>) -> Result<Plan> {
@@ -269,11 +290,7 @@ fn cmd_run(plan: &Plan, dir: &Path, jobs: Option<usize>, quiet: bool) -> Result<
                     return None;
                 }
                 let r = execute(plan, spec, multi.as_ref()).and_then(|(rec, out)| {
-                    write_atomic(
-                        &layout.timeseries(&spec.id),
-                        timeseries_csv(&out).as_bytes(),
-                    )?;
-                    write_atomic(&layout.run(&spec.id), &serde_json::to_vec_pretty(&rec)?)?;
+                    write_run(&layout, &rec, &out)?;
                     Ok(rec)
                 });
                 pb.inc(1);
@@ -299,9 +316,14 @@ fn cmd_run(plan: &Plan, dir: &Path, jobs: Option<usize>, quiet: bool) -> Result<
     }
     let summary = summarise(plan, records);
     write_atomic(&layout.summary(), &serde_json::to_vec_pretty(&summary)?)?;
+    plot(dir)?;
     if !quiet {
         print_summary(&summary);
-        println!("results: {}", dir.display());
+        println!(
+            "results: {}  (report: {})",
+            dir.display(),
+            layout.report().display()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -91,6 +91,34 @@ pub struct ChainMetrics {
     pub final_consistency: f64,
     pub final_tips: u32,
     pub rejected_blocks: u64,
+    /// Per block: hash-weighted receive delay over the honest miners (see
+    /// [`BlockRecord::exposure_s`]); blocks that did not reach every honest node are left out.
+    pub exposure_s: Dist,
+    /// The fork rate the measured delays predict: the mean over blocks of 1 − exp(−exposure/T)
+    /// (Decker & Wattenhofer's model: honest miners, independent exponential mining).
+    pub predicted_fork_rate: f64,
+}
+
+/// What happened to one block: `blocks/<run>.csv`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BlockRecord {
+    pub block: u32,
+    pub height: u32,
+    pub miner: u32,
+    pub created_s: f64,
+    /// On the final main chain.
+    pub main: bool,
+    /// Seconds from creation until it settled (on every honest replica's main chain, or on none);
+    /// empty if it had not settled when the run ended.
+    pub convergence_s: Option<f64>,
+    pub reach_50_s: Option<f64>,
+    pub reach_90_s: Option<f64>,
+    pub reach_100_s: Option<f64>,
+    /// Hash-weighted mean delay until the honest miners had it: sum over honest miners of
+    /// (hash share × receive delay), in seconds. Competing blocks are found at rate 1/T per unit
+    /// of hash power that does not have the block yet, so P(fork) ≈ 1 − exp(−exposure/T)
+    /// (Decker & Wattenhofer). Empty unless every honest node received it.
+    pub exposure_s: Option<f64>,
 }
 
 /// Per-block reach curve for the propagation CDF: seconds to reach k/20 of the nodes.
@@ -120,6 +148,8 @@ pub struct Observer {
     /// Honest online nodes when the block was created (the 100 % mark).
     audience: Vec<u32>,
     reach: Vec<[u64; REACH_STEPS]>,
+    /// Per block: sum of hash share × receive delay (seconds) over honest receivers.
+    exposure: Vec<f64>,
     tip_count: Vec<u32>,
     live_tips: Vec<BlockId>,
     reorgs: Reorgs,
@@ -128,11 +158,19 @@ pub struct Observer {
     pending: Vec<(String, SimTime)>,
     recovery: Vec<Recovery>,
     rejected: u64,
+    blocks: Vec<BlockRecord>,
+    interval_s: f64,
 }
 
 impl Observer {
     /// `class[i]` is node i's class index into `class_names` (index 0 must be "honest").
-    pub fn new(class: Vec<u16>, class_names: Vec<String>, hash_share: Vec<f64>) -> Self {
+    /// `interval` is the mean block interval (for the predicted fork rate).
+    pub fn new(
+        class: Vec<u16>,
+        class_names: Vec<String>,
+        hash_share: Vec<f64>,
+        interval: SimDuration,
+    ) -> Self {
         let n = class.len();
         let honest: Vec<bool> = class.iter().map(|&c| c == 0).collect();
         let h = honest.iter().filter(|&&x| x).count() as u32;
@@ -151,6 +189,7 @@ impl Observer {
             recv: vec![h],
             audience: vec![h],
             reach: vec![[0; REACH_STEPS]],
+            exposure: vec![0.0],
             tip_count: vec![h],
             live_tips: vec![BlockId::GENESIS],
             reorgs: Reorgs::default(),
@@ -159,6 +198,8 @@ impl Observer {
             pending: vec![],
             recovery: vec![],
             rejected: 0,
+            blocks: vec![],
+            interval_s: interval.as_secs_f64(),
         }
     }
 
@@ -175,6 +216,7 @@ impl Observer {
             self.recv.push(0);
             self.audience.push(self.honest_online);
             self.reach.push([NEVER; REACH_STEPS]);
+            self.exposure.push(0.0);
             self.tip_count.push(0);
         }
     }
@@ -249,6 +291,8 @@ impl Observer {
                 let r = &mut self.recv[b.idx()];
                 *r += 1;
                 let got = *r;
+                let delay = now.saturating_since(self.created[b.idx()]).as_secs_f64();
+                self.exposure[b.idx()] += self.hash_share[node.idx()] * delay;
                 let aud = self.audience[b.idx()].max(1);
                 for k in 0..REACH_STEPS {
                     let need =
@@ -418,6 +462,11 @@ impl Observer {
             .collect()
     }
 
+    /// Per-block records, filled by [`Observer::finish`].
+    pub fn blocks(&self) -> &[BlockRecord] {
+        &self.blocks
+    }
+
     /// When block `i` settled: every honest online replica has it on its main chain (a final
     /// main-chain block) or none has (a stale block; one never adopted settled at creation).
     /// `NEVER` if it had not settled when the run ended.
@@ -464,6 +513,8 @@ impl Observer {
         let n = self.class.len();
         let mut miner_mined = vec![0u64; n];
         let mut miner_main = vec![0u64; n];
+        let total_hash: f64 = self.hash_share.iter().sum::<f64>().max(f64::MIN_POSITIVE);
+        self.blocks.clear();
         #[allow(clippy::needless_range_loop)] // i indexes several per-block vectors and the store
         for i in 1..store.len() {
             let b = BlockId(i as u32);
@@ -479,22 +530,31 @@ impl Observer {
                 );
             }
             let secs = |t: u64| {
-                SimTime::from_nanos(t)
-                    .saturating_since(created)
-                    .as_secs_f64()
+                (t != NEVER).then(|| {
+                    SimTime::from_nanos(t)
+                        .saturating_since(created)
+                        .as_secs_f64()
+                })
             };
-            if let Some(r) = self.reach.get(i) {
-                if r[REACH_STEPS - 1] != NEVER {
-                    p100.push(secs(r[REACH_STEPS - 1]));
-                }
-                if r[9] != NEVER {
-                    p50.push(secs(r[9]));
-                }
-                if r[17] != NEVER {
-                    p90.push(secs(r[17]));
-                }
-            }
-            let m = store.get(b).miner;
+            let r = self.reach[i];
+            let (r50, r90, r100) = (secs(r[9]), secs(r[17]), secs(r[REACH_STEPS - 1]));
+            p50.extend(r50);
+            p90.extend(r90);
+            p100.extend(r100);
+            let blk = store.get(b);
+            self.blocks.push(BlockRecord {
+                block: b.0,
+                height: blk.height,
+                miner: blk.miner.0,
+                created_s: created.as_secs_f64(),
+                main: on_main[i],
+                convergence_s: secs(settled),
+                reach_50_s: r50,
+                reach_90_s: r90,
+                reach_100_s: r100,
+                exposure_s: r100.map(|_| self.exposure[i] / total_hash),
+            });
+            let m = blk.miner;
             if let Some(&c) = self.class.get(m.idx()) {
                 class_mined[c as usize] += 1;
                 miner_mined[m.idx()] += 1;
@@ -511,7 +571,6 @@ impl Observer {
                 x as f64 / main_len as f64
             }
         };
-        let total_hash: f64 = self.hash_share.iter().sum::<f64>().max(f64::MIN_POSITIVE);
         let classes_out: Vec<ClassShare> = (0..classes)
             .map(|c| {
                 let members: Vec<usize> = (0..n).filter(|&i| self.class[i] as usize == c).collect();
@@ -542,6 +601,7 @@ impl Observer {
             vec![]
         };
         let _ = now;
+        let mut exposure: Vec<f64> = self.blocks.iter().filter_map(|b| b.exposure_s).collect();
         ChainMetrics {
             blocks_mined: mined,
             main_chain_length: main_len,
@@ -556,6 +616,16 @@ impl Observer {
             propagation_s: Dist::of(&mut p100),
             propagation_50_s: Dist::of(&mut p50),
             propagation_90_s: Dist::of(&mut p90),
+            exposure_s: Dist::of(&mut exposure),
+            predicted_fork_rate: if exposure.is_empty() || self.interval_s <= 0.0 {
+                0.0
+            } else {
+                exposure
+                    .iter()
+                    .map(|e| 1.0 - libm::exp(-e / self.interval_s))
+                    .sum::<f64>()
+                    / exposure.len() as f64
+            },
             reorgs: Reorgs {
                 histogram: self
                     .reorg_depths

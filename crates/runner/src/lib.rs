@@ -12,7 +12,7 @@ pub use driver::{check_safety, ChainDriver, Progress};
 
 use chain::{BlockStore, ChainNode, MsgKind, Shared};
 use des::{Limits, NodeId, RngFactory, SimRng, SimTime, StopReason};
-use metrics::{ChainMetrics, Observer, ReachCurve, Sample};
+use metrics::{BlockRecord, ChainMetrics, Observer, ReachCurve, Sample};
 use net::{Bandwidth, Crash, NetConfig, Network, Partition, Rule, Topology, World};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -57,6 +57,7 @@ pub struct RunOutput {
     pub net: NetSummary,
     pub samples: Vec<Sample>,
     pub reach: Vec<ReachCurve>,
+    pub blocks: Vec<BlockRecord>,
     pub mining_stopped_s: Option<f64>,
     pub lost_wins: u64,
     /// Blocks mined after the stop condition because the replicas were split by a tie.
@@ -187,7 +188,7 @@ pub fn build(
     let total: u64 = weights.iter().sum();
     let shares: Vec<f64> = weights.iter().map(|&w| w as f64 / total as f64).collect();
     let honest: Vec<bool> = classes.iter().map(|&c| c == 0).collect();
-    let observer = Observer::new(classes, class_names, shares);
+    let observer = Observer::new(classes, class_names, shares, cfg.block_interval);
     let shared = Shared {
         store: BlockStore::new(n),
         params: cfg.chain.clone(),
@@ -259,6 +260,7 @@ pub fn run_with_progress(
         sim_time_s: now.as_secs_f64(),
         samples: driver.observer.samples().to_vec(),
         reach: driver.observer.reach_curves(),
+        blocks: driver.observer.blocks().to_vec(),
         metrics,
         net,
         mining_stopped_s: driver.mining_stopped_at.map(|t| t.as_secs_f64()),

@@ -1,8 +1,8 @@
 //! The results folder: per-run records (written atomically as each run finishes, which is what
-//! makes an interrupted sweep resumable), time series, and the summary.
+//! makes an interrupted sweep resumable), time series, per-block records, and the summary.
 
-use anyhow::{Context, Result};
-use metrics::{ChainMetrics, MeanCi, ReachCurve};
+use crate::ReportError;
+use metrics::{BlockRecord, ChainMetrics, MeanCi, ReachCurve, Sample};
 use runner::{NetSummary, RunOutput};
 use scenario::{Plan, RunSpec};
 use serde::{Deserialize, Serialize};
@@ -12,15 +12,19 @@ use std::path::{Path, PathBuf};
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same folder, then a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().context("path has no parent")?;
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ReportError::Io { path, source }
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
     let tmp = dir.join(format!(
         ".{}.tmp",
         path.file_name().and_then(|s| s.to_str()).unwrap_or("out")
     ));
-    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
+    std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io(path))?;
     Ok(())
 }
 
@@ -108,12 +112,14 @@ pub fn point_metrics(r: &RunRecord) -> Vec<(&'static str, f64)> {
     let m = &r.metrics.chain;
     vec![
         ("fork_rate", m.fork_rate),
+        ("predicted_fork_rate", m.predicted_fork_rate),
         ("stale_blocks", m.stale_blocks as f64),
         ("main_chain_length", m.main_chain_length as f64),
         ("convergence_time_mean_s", m.convergence_time_s.mean),
         ("convergence_time_p90_s", m.convergence_time_s.p90),
         ("propagation_p50_s", m.propagation_s.p50),
         ("propagation_p90_s", m.propagation_s.p90),
+        ("exposure_mean_s", m.exposure_s.mean),
         ("reorgs", m.reorgs.count as f64),
         ("reorg_max_depth", f64::from(m.reorgs.max_depth)),
         ("chain_quality", m.chain_quality),
@@ -171,8 +177,17 @@ impl Layout {
     pub fn timeseries(&self, id: &str) -> PathBuf {
         self.dir.join("timeseries").join(format!("{id}.csv"))
     }
+    pub fn blocks(&self, id: &str) -> PathBuf {
+        self.dir.join("blocks").join(format!("{id}.csv"))
+    }
     pub fn summary(&self) -> PathBuf {
         self.dir.join("summary.json")
+    }
+    pub fn figures(&self) -> PathBuf {
+        self.dir.join("figures")
+    }
+    pub fn report(&self) -> PathBuf {
+        self.dir.join("report.html")
     }
 }
 
@@ -189,18 +204,45 @@ pub struct Meta {
 pub fn completed(layout: &Layout, plan: &Plan, spec: &RunSpec) -> Option<RunRecord> {
     let text = std::fs::read_to_string(layout.run(&spec.id)).ok()?;
     let r: RunRecord = serde_json::from_str(&text).ok()?;
-    (r.scenario_sha256 == plan.sha256 && r.seed == spec.seed && r.id == spec.id).then_some(r)
+    let files = layout.timeseries(&spec.id).exists() && layout.blocks(&spec.id).exists();
+    (files && r.scenario_sha256 == plan.sha256 && r.seed == spec.seed && r.id == spec.id)
+        .then_some(r)
 }
 
-pub fn timeseries_csv(out: &RunOutput) -> String {
-    let mut s = String::from("t_s,consistency,prefix_depth,tips\n");
-    for x in &out.samples {
-        s.push_str(&format!(
-            "{},{},{},{}\n",
-            x.t_s, x.consistency, x.prefix_depth, x.tips
-        ));
+/// Rows as CSV with a header (the column names are the fields' names).
+pub fn to_csv<T: Serialize>(rows: &[T]) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(vec![]);
+    for r in rows {
+        w.serialize(r)
+            .expect("serialising plain records into memory cannot fail");
     }
-    s
+    w.into_inner().expect("an in-memory writer cannot fail")
+}
+
+/// Reads a CSV written by [`to_csv`]; a bad row is an error naming the file and line.
+pub fn read_csv<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, ReportError> {
+    let bytes = crate::read(path)?;
+    let mut r = csv::Reader::from_reader(bytes.as_slice());
+    r.deserialize()
+        .map(|row| {
+            row.map_err(|e| ReportError::Corrupt {
+                path: path.to_path_buf(),
+                why: match e.position() {
+                    Some(p) => format!("line {}: {}", p.line(), e),
+                    None => e.to_string(),
+                },
+            })
+        })
+        .collect()
+}
+
+/// Writes one run's files: its time series, its block records, then its record (last, so a
+/// record on disk means the run's files are complete).
+pub fn write_run(layout: &Layout, rec: &RunRecord, out: &RunOutput) -> Result<(), ReportError> {
+    write_atomic(&layout.timeseries(&rec.id), &to_csv::<Sample>(&out.samples))?;
+    write_atomic(&layout.blocks(&rec.id), &to_csv::<BlockRecord>(&out.blocks))?;
+    let json = serde_json::to_vec_pretty(rec).expect("records serialise");
+    write_atomic(&layout.run(&rec.id), &json)
 }
 
 #[cfg(test)]

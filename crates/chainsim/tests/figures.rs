@@ -1,0 +1,202 @@
+//! Figures and report.html: every figure is written as a valid PNG and SVG of the stated size,
+//! `chainsim plot` redraws them byte for byte from saved results alone, and a damaged results
+//! folder gives a clear error (exit 2), never a panic.
+
+use assert_cmd::Command;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Small and fast, but with everything the figures draw: a two-parameter sweep, replicates, a
+/// partition window, forks.
+const SCENARIO: &str = r#"
+name = "fig-test"
+description = "figure test: 2 × 2 sweep, a partition"
+seed = 5
+replicates = 2
+
+[stop]
+blocks = 40
+
+[network]
+nodes = 30
+topology = "random-regular"
+degree = 4
+latency = "200ms"
+latency_spread = "exponential"
+
+[[network.partitions]]
+groups = [["0..15"]]
+from = "5m"
+until = "15m"
+
+[consensus]
+block_interval = "30s"
+
+[consensus.hash_power]
+miners = 10
+
+[sweep]
+"consensus.block_interval" = ["20s", "40s"]
+"network.loss" = [0.0, 0.1]
+"#;
+
+fn chainsim() -> Command {
+    Command::cargo_bin("chainsim").unwrap()
+}
+
+fn run_small() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("fig.toml");
+    std::fs::write(&file, SCENARIO).unwrap();
+    let out = tmp.path().join("out");
+    chainsim()
+        .args(["run", "--quiet", "--out"])
+        .arg(&out)
+        .arg(&file)
+        .assert()
+        .success();
+    (tmp, out)
+}
+
+fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn run_writes_every_figure_as_png_and_svg_and_a_self_contained_report() {
+    let (_tmp, out) = run_small();
+    let figs = files(&out.join("figures"));
+    let mut expected = vec![
+        "convergence-cdf".to_string(),
+        "propagation".into(),
+        "fork-rate".into(),
+    ];
+    for p in 0..4 {
+        expected.push(format!("convergence-p{p:03}"));
+        expected.push(format!("prefix-depth-p{p:03}"));
+    }
+    assert_eq!(figs.len(), expected.len() * 2, "{:?}", figs.keys());
+    for name in &expected {
+        let png_bytes = &figs[&format!("{name}.png")];
+        let reader = png::Decoder::new(std::io::Cursor::new(png_bytes.as_slice()))
+            .read_info()
+            .unwrap_or_else(|e| panic!("{name}.png is not a PNG: {e}"));
+        let info = reader.info();
+        assert_eq!((info.width, info.height), (1200, 800), "{name}.png");
+
+        let svg = std::str::from_utf8(&figs[&format!("{name}.svg")]).unwrap();
+        let doc = roxmltree::Document::parse(svg)
+            .unwrap_or_else(|e| panic!("{name}.svg is not XML: {e}"));
+        let root = doc.root_element();
+        assert_eq!(root.tag_name().name(), "svg");
+        assert_eq!(root.attribute("width"), Some("1200"));
+        assert_eq!(root.attribute("height"), Some("800"));
+        // Not an empty plot: data lines and text (title, axis labels) are there.
+        let lines = doc
+            .descendants()
+            .filter(|n| n.tag_name().name() == "polyline")
+            .count();
+        assert!(lines >= 2, "{name}.svg has {lines} lines");
+        let text: String = doc
+            .descendants()
+            .filter(|n| n.is_text())
+            .filter_map(|n| n.text())
+            .collect();
+        assert!(text.contains("fig-test"), "{name}.svg has no title");
+    }
+    // The partition shows as a band on the time series.
+    let conv = std::str::from_utf8(&figs["convergence-p000.svg"]).unwrap();
+    assert!(conv.contains("partition"));
+    // The fork-rate figure has one line per value of the second parameter, and theory.
+    let fr = std::str::from_utf8(&figs["fork-rate.svg"]).unwrap();
+    assert!(fr.contains("network.loss=0.1") && fr.contains("network.loss=0.0"));
+    assert!(fr.contains("estimate 1 − e^(−Δ/T)"));
+
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert_eq!(html.matches("<svg").count(), expected.len());
+    for needle in [
+        "fig-test",
+        "scenario sha256",
+        "p003",
+        "fork rate",
+        "[sweep]",
+    ] {
+        assert!(html.contains(needle), "report lacks {needle}");
+    }
+    assert!(
+        !html.contains("http://")
+            || html.matches("http://").count() == html.matches("xmlns").count()
+    );
+    assert!(
+        !html.contains("src=") && !html.contains("<link"),
+        "no external assets"
+    );
+}
+
+#[test]
+fn plot_redraws_byte_for_byte_from_saved_results_alone() {
+    let (_tmp, out) = run_small();
+    let before = files(&out.join("figures"));
+    let report = std::fs::read(out.join("report.html")).unwrap();
+    std::fs::remove_dir_all(out.join("figures")).unwrap();
+    std::fs::remove_file(out.join("report.html")).unwrap();
+    // Without the per-run records nothing could be re-run or resumed; plot must not need them.
+    std::fs::remove_dir_all(out.join("runs")).unwrap();
+    chainsim().arg("plot").arg(&out).assert().success();
+    let after = files(&out.join("figures"));
+    assert_eq!(
+        before.keys().collect::<Vec<_>>(),
+        after.keys().collect::<Vec<_>>()
+    );
+    for (name, bytes) in &before {
+        if name.ends_with(".svg") {
+            assert!(bytes == &after[name], "{name} differs after plot");
+        }
+    }
+    assert!(report == std::fs::read(out.join("report.html")).unwrap());
+    assert!(!out.join("runs").exists(), "plot ran something");
+}
+
+fn plot_fails(dir: &Path, needles: &[&str]) {
+    let o = chainsim().arg("plot").arg(dir).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "stderr: {err}");
+    for n in needles {
+        assert!(err.contains(n), "stderr lacks {n:?}: {err}");
+    }
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn damaged_results_give_a_clear_error() {
+    let (tmp, out) = run_small();
+    plot_fails(
+        &tmp.path().join("nothing-here"),
+        &["scenario.meta.json", "missing"],
+    );
+
+    let blocks = out.join("blocks").join("p001-r001.csv");
+    let good = std::fs::read_to_string(&blocks).unwrap();
+    let mut lines: Vec<&str> = good.lines().collect();
+    lines[3] = "3,3,not-a-miner,1.0,true,,,,,";
+    std::fs::write(&blocks, lines.join("\n")).unwrap();
+    plot_fails(&out, &["p001-r001.csv", "corrupt", "line 4"]);
+    std::fs::write(&blocks, good).unwrap();
+
+    let ts = out.join("timeseries").join("p002-r000.csv");
+    std::fs::remove_file(&ts).unwrap();
+    plot_fails(&out, &["p002-r000.csv", "missing"]);
+
+    let summary = out.join("summary.json");
+    std::fs::write(&summary, "{ \"scenario\": ").unwrap();
+    plot_fails(&out, &["summary.json", "corrupt"]);
+}

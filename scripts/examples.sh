@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Regenerates the committed example figures in results/examples/ (shown in README.md).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release -q
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+./target/release/chainsim run --quiet --out "$tmp/quickstart"
+./target/release/chainsim run --quiet --out "$tmp/interval-sweep" scenarios/interval-sweep.toml
+mkdir -p results/examples/quickstart results/examples/interval-sweep
+cp "$tmp"/quickstart/figures/*.png results/examples/quickstart/
+cp "$tmp"/interval-sweep/figures/fork-rate.png results/examples/interval-sweep/
+ls -l results/examples/*
