@@ -182,12 +182,13 @@ impl BlockStore {
     }
 }
 
-/// Why a replica rejected a block.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Invalid {
-    BadParent,
-    BadHeight,
-    BadMiner,
+des::named_enum! {
+    /// Why a replica rejected a block.
+    pub enum Invalid {
+        BadParent = "bad-parent",
+        BadHeight = "bad-height",
+        BadMiner = "bad-miner",
+    }
 }
 
 #[cfg(test)]

@@ -9,8 +9,11 @@
 
 pub mod block;
 pub mod node;
+pub mod roles;
 
 pub use block::{Block, BlockId, BlockStore, Invalid, NO_MINER};
 pub use node::{
-    ChainMsg, ChainNode, ChainNote, ChainParams, ForkChoice, MsgKind, Relay, Shared, TieRule,
+    ChainMsg, ChainNode, ChainNote, ChainParams, ForkChoice, MsgKind, OnInvalid, Relay, Shared,
+    TieRule,
 };
+pub use roles::{AttackStats, DoubleSpend, Role, Selfish, Template};

@@ -2,6 +2,7 @@
 //! choice and the honest relay protocol.
 
 use crate::block::{BlockId, BlockStore, Invalid};
+use crate::roles::{Role, Template};
 use des::{Ctx, Message, Node, NodeId, SimDuration, TimerId};
 
 des::named_enum! {
@@ -35,6 +36,16 @@ des::named_enum! {
 }
 
 des::named_enum! {
+    /// What an honest replica does with a peer that sent it an invalid block.
+    pub enum OnInvalid {
+        /// Ignore everything that peer sends from then on.
+        Ban = "ban",
+        /// Drop the block, keep listening to the peer.
+        Ignore = "ignore",
+    }
+}
+
+des::named_enum! {
     /// Message kinds (the number is the accounting index).
     pub enum MsgKind { Inv = "inv", GetData = "getdata", Block = "block" }
 }
@@ -52,6 +63,10 @@ pub struct ChainParams {
     pub request_timeout: SimDuration,
     /// Attempts per block before giving up until it is announced again.
     pub max_attempts: u32,
+    pub on_invalid: OnInvalid,
+    /// Enforced γ (Eyal & Sirer): in a tie between a block of a `favoured` miner and another,
+    /// an honest replica picks the favoured one with this probability. `None`: the tie rule.
+    pub gamma: Option<f64>,
 }
 
 impl Default for ChainParams {
@@ -64,6 +79,8 @@ impl Default for ChainParams {
             inv_size: 61,
             request_timeout: SimDuration::from_secs(20),
             max_attempts: 50,
+            on_invalid: OnInvalid::Ban,
+            gamma: None,
         }
     }
 }
@@ -72,6 +89,23 @@ impl Default for ChainParams {
 pub struct Shared {
     pub store: BlockStore,
     pub params: ChainParams,
+    /// Per node: its blocks are the favoured side of a tie under an enforced γ (empty: none).
+    pub favoured: Vec<bool>,
+}
+
+impl Shared {
+    pub fn new(store: BlockStore, params: ChainParams) -> Shared {
+        Shared {
+            store,
+            params,
+            favoured: vec![],
+        }
+    }
+
+    fn is_favoured(&self, b: BlockId) -> bool {
+        let m = self.store.get(b).miner;
+        self.favoured.get(m.idx()).copied().unwrap_or(false)
+    }
 }
 
 /// A message on the wire: a kind, a block id, and its size.
@@ -133,17 +167,24 @@ struct Request {
     attempts: u32,
 }
 
-/// An honest replica.
+/// A replica: honest unless given a Byzantine [`Role`] (see `crate::roles`).
 #[derive(Clone, Debug, Default)]
 pub struct ChainNode {
     known: Vec<u64>,
-    tip: BlockId,
+    pub(crate) tip: BlockId,
     orphans: Vec<(BlockId, NodeId)>,
     inflight: Vec<Request>,
     announcers: Vec<(BlockId, NodeId)>,
     rejected: Vec<BlockId>,
     /// GHOST only: known blocks in each block's subtree.
     weight: Vec<u32>,
+    /// Peers that sent an invalid block (ignored from then on, under `OnInvalid::Ban`).
+    banned: Vec<NodeId>,
+    pub(crate) role: Role,
+    /// The role acts only while active (its attack window); otherwise the node is honest.
+    pub(crate) active: bool,
+    /// Set while the role publishes its own blocks, so it does not react to itself.
+    pub(crate) publishing: bool,
 }
 
 impl ChainNode {
@@ -161,7 +202,7 @@ impl ChainNode {
             .is_some_and(|w| w & (1 << (b.idx() % 64)) != 0)
     }
 
-    fn set_known(&mut self, b: BlockId) {
+    pub(crate) fn set_known(&mut self, b: BlockId) {
         let w = b.idx() / 64;
         if self.known.len() <= w {
             self.known.resize(w + 1, 0);
@@ -173,9 +214,29 @@ impl ChainNode {
         self.tip
     }
 
-    /// The block an honest miner here builds on.
+    /// The block this node's next win builds on (an attacker's private tip, else the tip).
     pub fn mining_parent(&self) -> BlockId {
-        self.tip
+        match self.role.mining_parent() {
+            Some(b) if self.active => b,
+            _ => self.tip,
+        }
+    }
+
+    /// What this node's next win becomes (a valid block, unless its role says otherwise).
+    pub fn template(&self) -> Template {
+        if self.active {
+            match self.role {
+                Role::Equivocate => return Template::Twin(self.tip),
+                Role::InvalidBlocks(kind) => {
+                    return Template::Invalid {
+                        parent: self.tip,
+                        kind,
+                    };
+                }
+                _ => {}
+            }
+        }
+        Template::Valid(self.mining_parent())
     }
 
     /// Orphans held (blocks whose parent has not arrived).
@@ -200,7 +261,7 @@ impl ChainNode {
     }
 
     /// How `b` is announced under the relay protocol: an inv, or the block itself.
-    fn announcement(&self, ctx: &Ctx<'_, Self>, b: BlockId) -> ChainMsg {
+    pub(crate) fn announcement(&self, ctx: &Ctx<'_, Self>, b: BlockId) -> ChainMsg {
         let kind = match ctx.shared.params.relay {
             Relay::InvGetData => MsgKind::Inv,
             Relay::Push => MsgKind::Block,
@@ -249,6 +310,12 @@ impl ChainNode {
 
     fn reject(&mut self, ctx: &mut Ctx<'_, Self>, b: BlockId, from: NodeId, why: Invalid) {
         self.rejected.push(b);
+        if ctx.shared.params.on_invalid == OnInvalid::Ban
+            && from != ctx.id()
+            && !self.banned.contains(&from)
+        {
+            self.banned.push(from);
+        }
         self.announcers.retain(|(x, _)| *x != b);
         ctx.note(ChainNote::Rejected {
             block: b,
@@ -259,7 +326,8 @@ impl ChainNode {
 
     /// Validates and stores `b` (its parent is known), relays it, runs fork choice, then does the
     /// same for every orphan that can now be connected.
-    fn connect(&mut self, ctx: &mut Ctx<'_, Self>, b: BlockId, from: Option<NodeId>) {
+    pub(crate) fn connect(&mut self, ctx: &mut Ctx<'_, Self>, b: BlockId, from: Option<NodeId>) {
+        let tip_before = self.tip;
         let mut next = Some((b, from));
         while let Some((x, f)) = next {
             match ctx.shared.store.check(x) {
@@ -289,23 +357,33 @@ impl ChainNode {
                     (o, Some(p))
                 });
         }
+        if self.active && !self.publishing && self.tip != tip_before {
+            self.public_tip_changed(ctx);
+        }
     }
 
-    fn prefer_new(ctx: &mut Ctx<'_, Self>) -> bool {
+    fn prefer_new(ctx: &mut Ctx<'_, Self>, tip: BlockId, new: BlockId) -> bool {
+        if let Some(g) = ctx.shared.params.gamma {
+            match (ctx.shared.is_favoured(tip), ctx.shared.is_favoured(new)) {
+                (false, true) => return ctx.rng.bernoulli(g),
+                (true, false) => return ctx.rng.bernoulli(1.0 - g),
+                _ => {}
+            }
+        }
         match ctx.shared.params.tie {
             TieRule::FirstSeen => false,
             TieRule::Random => ctx.rng.bernoulli(0.5),
         }
     }
 
-    fn fork_choice(&mut self, ctx: &mut Ctx<'_, Self>, b: BlockId) {
+    pub(crate) fn fork_choice(&mut self, ctx: &mut Ctx<'_, Self>, b: BlockId) {
         let new_tip = match ctx.shared.params.fork_choice {
             ForkChoice::LongestChain => {
                 let (hb, ht) = (
                     ctx.shared.store.height(b),
                     ctx.shared.store.height(self.tip),
                 );
-                if hb > ht || (hb == ht && b != self.tip && Self::prefer_new(ctx)) {
+                if hb > ht || (hb == ht && b != self.tip && Self::prefer_new(ctx, self.tip, b)) {
                     b
                 } else {
                     self.tip
@@ -372,6 +450,9 @@ impl Node for ChainNode {
     fn on_start(&mut self, _ctx: &mut Ctx<'_, Self>) {}
 
     fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: ChainMsg) {
+        if self.banned.contains(&from) {
+            return;
+        }
         match msg.kind {
             MsgKind::Inv => self.on_inv(ctx, from, msg.block),
             MsgKind::GetData => {
@@ -414,9 +495,16 @@ impl Node for ChainNode {
         self.request(ctx, b, next, r.attempts + 1);
     }
 
-    /// This node mined block `tag` on its tip.
+    /// This node won the mining race: `tag` is the block made from its [`Template`] (a twin's
+    /// second block, if any, in the high 32 bits plus one).
     fn on_control(&mut self, ctx: &mut Ctx<'_, Self>, tag: u64) {
-        self.connect(ctx, BlockId(tag as u32), None);
+        let b = BlockId(tag as u32);
+        let twin = (tag >> 32).checked_sub(1).map(|t| BlockId(t as u32));
+        if self.active {
+            self.role_mined(ctx, b, twin);
+        } else {
+            self.connect(ctx, b, None);
+        }
     }
 
     fn on_restart(&mut self, _ctx: &mut Ctx<'_, Self>) {

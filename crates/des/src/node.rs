@@ -110,6 +110,12 @@ pub enum Command<M> {
         except: Option<NodeId>,
         skip: (u32, u32),
     },
+    /// `first` to the peers at even positions of the peer list, `second` to the others (an
+    /// equivocating node telling each half of its peers something different).
+    Split {
+        first: M,
+        second: M,
+    },
     SetTimer {
         id: TimerId,
         at: SimTime,
@@ -218,6 +224,11 @@ impl<'a, T: Node + ?Sized> Ctx<'a, T> {
         self.timers.cancel(id);
     }
     /// Records an observation for the runner's observers.
+    /// `first` to half of the peers, `second` to the other half (see [`Command::Split`]).
+    #[inline]
+    pub fn broadcast_split(&mut self, first: T::Msg, second: T::Msg) {
+        self.out.commands.push(Command::Split { first, second });
+    }
     #[inline]
     pub fn note(&mut self, note: T::Note) {
         self.out.notes.push((self.id, note));

@@ -10,7 +10,7 @@ pub mod observer;
 pub mod stats;
 
 pub use observer::{
-    BlockRecord, ChainMetrics, ClassShare, MinerShare, Observer, REACH_STEPS, ReachCurve, Recovery,
-    Reorgs, Sample,
+    AttackReport, BlockRecord, ChainMetrics, ClassShare, MinerShare, Observer, REACH_STEPS,
+    ReachCurve, Recovery, Reorgs, Sample,
 };
 pub use stats::{Dist, MeanCi, binomial_se, percentile_sorted, t975};

@@ -94,9 +94,40 @@ pub struct ChainMetrics {
     /// Per block: hash-weighted receive delay over the honest miners (see
     /// [`BlockRecord::exposure_s`]); blocks that did not reach every honest node are left out.
     pub exposure_s: Dist,
+    /// Stale share of the honest nodes' own blocks.
+    pub honest_fork_rate: f64,
+    /// Blocks that fail validation (made by invalid-block attackers; not in any count above).
+    pub invalid_blocks: u64,
+    /// Mean over watched (eclipsed) nodes of the time their tip differed from the most common
+    /// honest tip, at sample resolution.
+    pub eclipsed_divergence_s: f64,
+    /// What each attacker achieved (filled by the runner).
+    pub attacks: Vec<AttackReport>,
     /// The fork rate the measured delays predict: the mean over blocks of 1 − exp(−exposure/T)
     /// (Decker & Wattenhofer's model: honest miners, independent exponential mining).
     pub predicted_fork_rate: f64,
+}
+
+/// One `[[byzantine]]` table's outcome.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AttackReport {
+    pub strategy: String,
+    pub class: String,
+    pub nodes: u32,
+    pub hash_share: f64,
+    /// Share of the final main chain mined by these nodes (the attacker's revenue).
+    pub main_share: f64,
+    /// Double spend: payments made / races won / races given up; selfish: tie races.
+    pub attempts: u64,
+    pub successes: u64,
+    pub failures: u64,
+    /// successes / (successes + failures).
+    pub success_rate: f64,
+    pub success_time_s: Dist,
+    pub published: u64,
+    pub abandoned: u64,
+    /// Deepest public chain a release overturned.
+    pub max_depth: u32,
 }
 
 /// What happened to one block: `blocks/<run>.csv`.
@@ -160,6 +191,10 @@ pub struct Observer {
     rejected: u64,
     blocks: Vec<BlockRecord>,
     interval_s: f64,
+    /// Watched nodes (eclipse victims) and their accumulated divergence.
+    watch: Vec<NodeId>,
+    diverged_node_s: f64,
+    last_sample: SimTime,
 }
 
 impl Observer {
@@ -200,6 +235,9 @@ impl Observer {
             rejected: 0,
             blocks: vec![],
             interval_s: interval.as_secs_f64(),
+            watch: vec![],
+            diverged_node_s: 0.0,
+            last_sample: SimTime::ZERO,
         }
     }
 
@@ -414,8 +452,21 @@ impl Observer {
         top - store.height(lca)
     }
 
+    /// Tracks how long these nodes' tips differ from the most common honest tip.
+    pub fn watch(&mut self, nodes: Vec<NodeId>) {
+        self.watch = nodes;
+    }
+
     pub fn sample(&mut self, now: SimTime, store: &BlockStore) {
-        let (_, share) = self.most_common(store);
+        let (top, share) = self.most_common(store);
+        let dt = now.saturating_since(self.last_sample).as_secs_f64();
+        self.last_sample = now;
+        let off = self
+            .watch
+            .iter()
+            .filter(|n| self.tip[n.idx()] != top)
+            .count();
+        self.diverged_node_s += off as f64 * dt;
         self.samples.push(Sample {
             t_s: now.as_secs_f64(),
             consistency: share,
@@ -502,7 +553,6 @@ impl Observer {
         for b in &main {
             on_main[b.idx()] = true;
         }
-        let mined = store.len() as u64 - 1;
         let main_len = main.len() as u64 - 1;
         let mut conv = vec![];
         let mut unconverged = 0;
@@ -515,9 +565,14 @@ impl Observer {
         let mut miner_main = vec![0u64; n];
         let total_hash: f64 = self.hash_share.iter().sum::<f64>().max(f64::MIN_POSITIVE);
         self.blocks.clear();
+        let mut invalid = 0;
         #[allow(clippy::needless_range_loop)] // i indexes several per-block vectors and the store
         for i in 1..store.len() {
             let b = BlockId(i as u32);
+            if store.check(b).is_err() {
+                invalid += 1;
+                continue;
+            }
             let created = store.get(b).created;
             let settled = self.settled_at(i, on_main[i], created);
             if settled == NEVER {
@@ -601,6 +656,9 @@ impl Observer {
             vec![]
         };
         let _ = now;
+        let mined = store.len() as u64 - 1 - invalid;
+        let honest_mined = class_mined.first().copied().unwrap_or(0);
+        let honest_main = class_main.first().copied().unwrap_or(0);
         let mut exposure: Vec<f64> = self.blocks.iter().filter_map(|b| b.exposure_s).collect();
         ChainMetrics {
             blocks_mined: mined,
@@ -641,6 +699,18 @@ impl Observer {
             final_consistency: consistency,
             final_tips: self.live_tips.len() as u32,
             rejected_blocks: self.rejected,
+            honest_fork_rate: if honest_mined == 0 {
+                0.0
+            } else {
+                (honest_mined - honest_main) as f64 / honest_mined as f64
+            },
+            invalid_blocks: invalid,
+            eclipsed_divergence_s: if self.watch.is_empty() {
+                0.0
+            } else {
+                self.diverged_node_s / self.watch.len() as f64
+            },
+            attacks: vec![],
         }
     }
 }

@@ -119,3 +119,45 @@ pub struct Crash {
     pub at: SimTime,
     pub restart: Option<SimTime>,
 }
+
+/// What a Byzantine link does to the messages it governs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LinkAction {
+    /// Send nothing.
+    Withhold,
+    /// Send everything this much later.
+    Delay(SimDuration),
+    /// Drop each message with this probability.
+    Drop(f64),
+}
+
+/// A Byzantine link behaviour as a rule: messages sent by `senders` (to `targets` only, if set)
+/// between `from` and `until` are withheld, delayed or dropped.
+#[derive(Debug, Clone)]
+pub struct Misbehave {
+    pub name: String,
+    pub senders: Vec<bool>,
+    pub targets: Option<Vec<bool>>,
+    pub action: LinkAction,
+    pub from: SimTime,
+    pub until: SimTime,
+}
+
+impl LinkRule for Misbehave {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn decide(&mut self, m: &MessageView<'_>, rng: &mut SimRng) -> Option<Verdict> {
+        if m.now < self.from || m.now >= self.until || !self.senders[m.src.idx()] {
+            return None;
+        }
+        if self.targets.as_ref().is_some_and(|t| !t[m.dst.idx()]) {
+            return None;
+        }
+        match self.action {
+            LinkAction::Withhold => Some(Verdict::Drop),
+            LinkAction::Delay(d) => Some(Verdict::Delay(d)),
+            LinkAction::Drop(p) => rng.bernoulli(p).then_some(Verdict::Drop),
+        }
+    }
+}

@@ -14,7 +14,7 @@ pub mod sim;
 pub mod testkit;
 pub mod topology;
 
-pub use faults::{Crash, LinkRule, MessageView, Partition, Rule, Verdict};
+pub use faults::{Crash, LinkAction, LinkRule, MessageView, Misbehave, Partition, Rule, Verdict};
 pub use link::{Bandwidth, Latency, Spread};
 pub use network::{NetConfig, NetStats, Network};
 pub use sim::{Driver, NET_CONTROL, NetEvent, World, run};

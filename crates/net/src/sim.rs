@@ -105,6 +105,13 @@ impl<N: Node> World<N> {
                         }
                     }
                 }
+                Command::Split { first, second } => {
+                    for i in 0..self.net.topo.degree(node) {
+                        let p = self.net.topo.peers(node)[i];
+                        let msg = if i % 2 == 0 { first } else { second };
+                        self.net.transmit(&mut self.kernel, node, p, msg);
+                    }
+                }
                 Command::SetTimer { id, at, tag } => {
                     self.kernel.schedule(at, Event::Timer { node, id, tag })
                 }

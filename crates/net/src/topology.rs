@@ -231,6 +231,25 @@ impl Topology {
         self.peers(a).binary_search(&b).is_ok()
     }
 
+    /// This graph with every edge of the nodes in `isolate` removed and the edges in `add`
+    /// added (eclipsing a node; Sybil identities taking peer slots).
+    pub fn rewired(&self, isolate: &[NodeId], add: &[(NodeId, NodeId)]) -> Topology {
+        let n = self.node_count();
+        let mut g: UnGraph<(), ()> = UnGraph::with_capacity(n as usize, 0);
+        for _ in 0..n {
+            g.add_node(());
+        }
+        for (a, b) in self.edges() {
+            if !isolate.contains(&a) && !isolate.contains(&b) {
+                g.add_edge(a.0.into(), b.0.into(), ());
+            }
+        }
+        for &(a, b) in add {
+            g.add_edge(a.0.into(), b.0.into(), ());
+        }
+        Self::from_graph(&g)
+    }
+
     /// All undirected edges (a < b), in order.
     pub fn edges(&self) -> impl Iterator<Item = (NodeId, NodeId)> + '_ {
         (0..self.node_count()).flat_map(move |a| {

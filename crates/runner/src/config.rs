@@ -61,6 +61,75 @@ pub struct PartitionCfg {
     pub until: Option<SimDuration>,
 }
 
+des::named_enum! {
+    /// A Byzantine strategy (`[[byzantine]] strategy = "…"`).
+    pub enum StrategyKind {
+        /// Eyal & Sirer's SM1 (one node: the pool).
+        Selfish = "selfish",
+        /// Private-chain double spend against a merchant waiting for z confirmations (one node).
+        DoubleSpend = "double-spend",
+        /// Two conflicting blocks per win, one to each half of the peers.
+        Equivocate = "equivocate",
+        /// Blocks that fail validation, announced to every peer.
+        InvalidBlocks = "invalid-blocks",
+        /// Relay nothing (a link rule on everything the nodes send).
+        Withhold = "withhold",
+        /// Relay everything late.
+        Delay = "delay",
+        /// Drop a fraction of what they send.
+        Drop = "drop",
+        /// Take every connection of the target nodes and withhold (or delay) what they get.
+        Eclipse = "eclipse",
+        /// Identities with no hash power that take peer slots and relay nothing.
+        Sybil = "sybil",
+    }
+}
+
+/// One `[[byzantine]]` table, validated.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ByzantineCfg {
+    pub strategy: StrategyKind,
+    pub nodes: Vec<u32>,
+    /// Total hash share of these nodes; `None` keeps what the hash-power distribution gives.
+    pub hash_share: Option<f64>,
+    /// Selfish: enforce γ (else it emerges from the network).
+    pub gamma: Option<f64>,
+    /// Double spend: the merchant's confirmations z, and the deficit at which to give up.
+    pub confirmations: u32,
+    pub give_up: u32,
+    pub invalid: chain::Invalid,
+    /// Delay / eclipse: how late messages arrive (eclipse: zero = withhold).
+    pub delay: SimDuration,
+    /// Drop: the fraction dropped.
+    pub drop: f64,
+    /// Eclipse: the victims.
+    pub targets: Vec<u32>,
+    /// Sybil: extra connections per identity.
+    pub peers: u32,
+    pub from: SimDuration,
+    pub until: Option<SimDuration>,
+}
+
+impl ByzantineCfg {
+    pub fn new(strategy: StrategyKind, nodes: Vec<u32>) -> Self {
+        ByzantineCfg {
+            strategy,
+            nodes,
+            hash_share: None,
+            gamma: None,
+            confirmations: 6,
+            give_up: 20,
+            invalid: chain::Invalid::BadHeight,
+            delay: SimDuration::ZERO,
+            drop: 0.0,
+            targets: vec![],
+            peers: 8,
+            from: SimDuration::ZERO,
+            until: None,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct CrashCfg {
     pub node: u32,
@@ -86,6 +155,7 @@ pub struct RunConfig {
     pub jitter: SimDuration,
     pub partitions: Vec<PartitionCfg>,
     pub crashes: Vec<CrashCfg>,
+    pub byzantine: Vec<ByzantineCfg>,
     pub chain: ChainParams,
     pub block_interval: SimDuration,
     pub hash_power: HashPower,
@@ -120,6 +190,7 @@ impl RunConfig {
             jitter: SimDuration::ZERO,
             partitions: vec![],
             crashes: vec![],
+            byzantine: vec![],
             chain: ChainParams {
                 block_size: 1_000_000,
                 ..ChainParams::default()

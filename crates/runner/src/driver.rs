@@ -1,6 +1,6 @@
 //! The run-level driver: the mining race, metric samples, the stop condition.
 
-use chain::{BlockId, ChainNode, ChainNote};
+use chain::{BlockId, BlockStore, ChainNode, ChainNote, Invalid, Template, NO_MINER};
 use des::{Event, Node, NodeId, SimDuration, SimRng, SimTime, StopReason};
 use metrics::Observer;
 use net::{Driver, NetEvent, World};
@@ -18,6 +18,36 @@ pub struct Progress {
 pub const MINE: u64 = 1;
 pub const SAMPLE: u64 = 2;
 pub const STOP_MINING: u64 = 3;
+/// Attack `i` starts at tag `ATTACK + 2i` and ends at `ATTACK + 2i + 1`.
+pub const ATTACK: u64 = 1 << 20;
+
+/// Creates the block(s) a win yields under `t`; the second is a twin's.
+fn make_blocks(
+    store: &mut BlockStore,
+    t: Template,
+    miner: NodeId,
+    now: SimTime,
+    rng: &mut SimRng,
+) -> (BlockId, Option<BlockId>) {
+    match t {
+        Template::Valid(p) => (store.extend(p, miner, now, rng.next_u64()), None),
+        Template::Twin(p) => {
+            let a = store.extend(p, miner, now, rng.next_u64());
+            (a, Some(store.extend(p, miner, now, rng.next_u64())))
+        }
+        Template::Invalid { parent, kind } => {
+            let h = store.height(parent);
+            let b = match kind {
+                Invalid::BadParent => {
+                    store.create(BlockId::NONE, h + 1, miner, now, rng.next_u64())
+                }
+                Invalid::BadHeight => store.create(parent, h + 2, miner, now, rng.next_u64()),
+                Invalid::BadMiner => store.create(parent, h + 1, NO_MINER, now, rng.next_u64()),
+            };
+            (b, None)
+        }
+    }
+}
 
 /// Mining as one global exponential race: the next block comes after Exp(interval), and its miner
 /// is drawn by hash share. Memorylessness makes this exact, and nothing ever needs cancelling:
@@ -38,6 +68,8 @@ pub struct ChainDriver {
     /// Blocks mined after the stop condition to break a tie the replicas could not resolve.
     pub tie_break_blocks: u64,
     pub progress: Option<Arc<Progress>>,
+    /// Per `[[byzantine]]` table: its nodes and attack window.
+    pub attacks: Vec<(Vec<u32>, SimTime, Option<SimTime>)>,
 }
 
 impl ChainDriver {
@@ -72,6 +104,7 @@ impl ChainDriver {
             mining_stopped_at: None,
             tie_break_blocks: 0,
             progress: None,
+            attacks: vec![],
         }
     }
 
@@ -101,6 +134,15 @@ impl Driver<ChainNode> for ChainDriver {
         if let Some(t) = self.stop_time {
             world.kernel.schedule(t, Event::Control(STOP_MINING));
         }
+        for (i, (_, from, until)) in self.attacks.iter().enumerate() {
+            let tag = ATTACK + 2 * i as u64;
+            if *from > SimTime::ZERO {
+                world.kernel.schedule(*from, Event::Control(tag));
+            }
+            if let Some(u) = until {
+                world.kernel.schedule(*u, Event::Control(tag + 1));
+            }
+        }
     }
 
     fn on_control(&mut self, world: &mut World<ChainNode>, tag: u64) {
@@ -109,12 +151,18 @@ impl Driver<ChainNode> for ChainDriver {
             MINE if self.mining => {
                 let m = NodeId(self.rng.pick_cumulative(&self.cumulative) as u32);
                 if world.net.is_up(m) {
-                    let parent = world.nodes[m.idx()].mining_parent();
-                    let nonce = self.rng.next_u64();
-                    let b = world.shared.store.extend(parent, m, now, nonce);
-                    self.observer.block_created(now, b);
-                    world.kernel.record_outcome(m.0, parent.0, u64::from(b.0));
-                    world.invoke(m, |n, ctx| n.on_control(ctx, u64::from(b.0)));
+                    let t = world.nodes[m.idx()].template();
+                    let (b, twin) = make_blocks(&mut world.shared.store, t, m, now, &mut self.rng);
+                    let mut tag = u64::from(b.0);
+                    for x in std::iter::once(b).chain(twin) {
+                        self.observer.block_created(now, x);
+                        let parent = world.shared.store.parent(x);
+                        world.kernel.record_outcome(m.0, parent.0, u64::from(x.0));
+                    }
+                    if let Some(t2) = twin {
+                        tag |= (u64::from(t2.0) + 1) << 32;
+                    }
+                    world.invoke(m, |n, ctx| n.on_control(ctx, tag));
                     self.mined += 1;
                     if let Some(p) = &self.progress {
                         p.blocks.store(self.mined, Ordering::Relaxed);
@@ -157,6 +205,16 @@ impl Driver<ChainNode> for ChainDriver {
                     world
                         .kernel
                         .schedule(now + self.sample_every, Event::Control(SAMPLE));
+                }
+            }
+            t if t >= ATTACK && ((t - ATTACK) / 2) < self.attacks.len() as u64 => {
+                let i = ((t - ATTACK) / 2) as usize;
+                let start = (t - ATTACK) % 2 == 0;
+                for &n in &self.attacks[i].0 {
+                    world.nodes[n as usize].set_active(start);
+                }
+                if !start {
+                    self.observer.disturbance(now, "attack ended");
                 }
             }
             _ => unreachable!("unknown control tag {tag}"),

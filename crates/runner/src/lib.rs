@@ -4,10 +4,13 @@
 // `!(x > 0.0)` is deliberate: it also rejects NaN.
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
+pub mod attack;
 pub mod config;
 pub mod driver;
 
-pub use config::{CrashCfg, HashDist, HashPower, PartitionCfg, RegionCfg, RunConfig};
+pub use config::{
+    ByzantineCfg, CrashCfg, HashDist, HashPower, PartitionCfg, RegionCfg, RunConfig, StrategyKind,
+};
 pub use driver::{check_safety, ChainDriver, Progress};
 
 use chain::{BlockStore, ChainNode, MsgKind, Shared};
@@ -77,18 +80,50 @@ pub fn hash_weights(cfg: &RunConfig, rng: &mut SimRng) -> Result<Vec<u64>, RunEr
         HashDist::Exponential => (0..m).map(|_| rng.exponential(hp.mean)).collect(),
         HashDist::Pareto => (0..m).map(|_| rng.pareto(1.0, hp.shape)).collect(),
     };
-    let total: f64 = raw.iter().sum();
-    if !(total > 0.0) || raw.iter().any(|x| !(*x >= 0.0)) {
+    if raw.iter().any(|x| !(*x >= 0.0)) {
         return Err(RunError::HashPower(
-            "hash power must be non-negative with a positive total".into(),
+            "hash power must be non-negative".into(),
         ));
     }
-    let mut w: Vec<u64> = raw
+    let mut raw = raw;
+    raw.resize(cfg.nodes as usize, 0.0);
+    // Byzantine tables with a hash share take exactly that share, split equally over their
+    // nodes; Sybil identities have none; the honest distribution is scaled to the rest.
+    let mut fixed: Vec<Option<f64>> = vec![None; cfg.nodes as usize];
+    for b in &cfg.byzantine {
+        let each = match (b.strategy, b.hash_share) {
+            (config::StrategyKind::Sybil, _) => Some(0.0),
+            (_, Some(h)) => Some(h / b.nodes.len().max(1) as f64),
+            (_, None) => None,
+        };
+        if each.is_some() {
+            for &i in &b.nodes {
+                fixed[i as usize] = each;
+            }
+        }
+    }
+    let fixed_total: f64 = fixed.iter().flatten().sum();
+    let free_total: f64 = raw
         .iter()
-        .map(|x| round_half_up(x / total * (1u64 << 40) as f64))
-        .collect();
-    w.resize(cfg.nodes as usize, 0);
-    Ok(w)
+        .zip(&fixed)
+        .filter(|(_, f)| f.is_none())
+        .map(|(x, _)| x)
+        .sum();
+    if !(free_total > 0.0) && fixed_total < 1.0 {
+        return Err(RunError::HashPower(
+            "no node outside the byzantine tables has hash power".into(),
+        ));
+    }
+    let scale = (1u64 << 40) as f64;
+    Ok(raw
+        .iter()
+        .zip(&fixed)
+        .map(|(&x, f)| match f {
+            Some(share) => round_half_up(share * scale),
+            None if free_total > 0.0 => round_half_up(x / free_total * (1.0 - fixed_total) * scale),
+            None => 0,
+        })
+        .collect())
 }
 
 fn round_half_up(x: f64) -> u64 {
@@ -100,13 +135,13 @@ fn round_half_up(x: f64) -> u64 {
 pub fn build(
     cfg: &RunConfig,
     seed: u64,
-    classes: Vec<u16>,
-    class_names: Vec<String>,
 ) -> Result<(World<ChainNode>, ChainDriver, Vec<bool>), RunError> {
+    let (classes, class_names) = attack::classes(cfg);
     let rngs = RngFactory::new(seed);
     let n = cfg.nodes;
     let topo = Topology::build(&cfg.topology, n, &mut rngs.stream("topology", 0))
         .map_err(|e| RunError::Topology(e.0))?;
+    let topo = attack::rewire(cfg, topo, &mut rngs.stream("sybil", 0));
     if !topo.is_connected() && !cfg.allow_disconnected {
         return Err(RunError::Disconnected(topo.components()));
     }
@@ -148,6 +183,7 @@ pub fn build(
     if !cfg.jitter.is_zero() {
         rules.push(Rule::Jitter { max: cfg.jitter });
     }
+    rules.extend(attack::link_rules(cfg));
     let at = |d: des::SimDuration| SimTime::ZERO.saturating_add(d);
     let partitions = cfg
         .partitions
@@ -188,18 +224,24 @@ pub fn build(
     let total: u64 = weights.iter().sum();
     let shares: Vec<f64> = weights.iter().map(|&w| w as f64 / total as f64).collect();
     let honest: Vec<bool> = classes.iter().map(|&c| c == 0).collect();
-    let observer = Observer::new(classes, class_names, shares, cfg.block_interval);
-    let shared = Shared {
-        store: BlockStore::new(n),
-        params: cfg.chain.clone(),
-    };
-    let nodes = (0..n).map(|_| ChainNode::new()).collect();
+    let mut observer = Observer::new(classes, class_names, shares, cfg.block_interval);
+    observer.watch(attack::victims(cfg));
+    let mut params = cfg.chain.clone();
+    let mut shared_favoured = vec![];
+    if let Some((mask, gamma)) = attack::favoured(cfg) {
+        params.gamma = Some(gamma);
+        shared_favoured = mask;
+    }
+    let mut shared = Shared::new(BlockStore::new(n), params);
+    shared.favoured = shared_favoured;
+    let mut nodes: Vec<ChainNode> = (0..n).map(|_| ChainNode::new()).collect();
+    attack::assign_roles(cfg, &mut nodes);
     let limits = Limits {
         max_events: cfg.max_events,
         end_time: at(cfg.max_time),
     };
     let world = World::new(nodes, network, shared, &rngs, limits);
-    let driver = ChainDriver::new(
+    let mut driver = ChainDriver::new(
         observer,
         rngs.stream("mining", 0),
         &weights,
@@ -208,6 +250,11 @@ pub fn build(
         cfg.stop_time.map(at),
         cfg.sample_interval,
     );
+    driver.attacks = cfg
+        .byzantine
+        .iter()
+        .map(|b| (b.nodes.clone(), at(b.from), b.until.map(at)))
+        .collect();
     Ok((world, driver, honest))
 }
 
@@ -222,15 +269,15 @@ pub fn run_with_progress(
     seed: u64,
     progress: Option<std::sync::Arc<Progress>>,
 ) -> Result<RunOutput, RunError> {
-    let classes = vec![0u16; cfg.nodes as usize];
-    let (mut world, mut driver, honest) = build(cfg, seed, classes, vec!["honest".into()])?;
+    let (mut world, mut driver, honest) = build(cfg, seed)?;
     driver.progress = progress;
     let stop_reason = net::run(&mut world, &mut driver);
     check_safety(&world, &honest).map_err(RunError::Safety)?;
     let now = world.now();
     let store = &world.shared.store;
     driver.observer.sample(now, store);
-    let metrics = driver.observer.finish(now, store);
+    let mut metrics = driver.observer.finish(now, store);
+    metrics.attacks = attack::reports(cfg, &metrics, &world.nodes);
     let s = &world.net.stats;
     let mut by_kind = BTreeMap::new();
     for k in MsgKind::ALL {

@@ -129,13 +129,11 @@ fn partition_then_heal_converges_on_heavier_side() {
             until: Some(heal),
         }];
         cfg.stop_time = Some(heal);
-        let (mut world, mut driver, honest) =
-            runner::build(&cfg, seed, vec![0; n as usize], vec!["honest".into()]).unwrap();
+        let (mut world, mut driver, honest) = runner::build(&cfg, seed).unwrap();
         // Stop just before the heal to read each side's chain.
         let mut pre = cfg.clone();
         pre.max_time = heal - SimDuration::NANOSECOND;
-        let (mut w0, mut d0, _) =
-            runner::build(&pre, seed, vec![0; n as usize], vec!["honest".into()]).unwrap();
+        let (mut w0, mut d0, _) = runner::build(&pre, seed).unwrap();
         net::run(&mut w0, &mut d0);
         let height = |w: &net::World<ChainNode>, i: usize| w.shared.store.height(w.nodes[i].tip());
         let (a, b) = (height(&w0, 0), height(&w0, (n - 1) as usize));

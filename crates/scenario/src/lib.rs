@@ -275,18 +275,55 @@ pub fn fmt_params(p: &BTreeMap<String, toml::Value>) -> String {
 }
 
 fn set_dotted(root: &mut toml::Table, key: &str, value: toml::Value) -> Result<(), String> {
-    let segs: Vec<&str> = key.split('.').collect();
-    let mut t = root;
-    for seg in &segs[..segs.len() - 1] {
-        let entry = t
-            .entry(seg.to_string())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        t = entry
-            .as_table_mut()
-            .ok_or_else(|| format!("`{seg}` is not a table"))?;
+    // Segments name tables, or index arrays of tables: "byzantine.0.gamma".
+    fn walk<'a>(
+        v: &'a mut toml::Value,
+        seg: &str,
+        create: bool,
+    ) -> Result<&'a mut toml::Value, String> {
+        match v {
+            toml::Value::Table(t) => {
+                if create {
+                    Ok(t.entry(seg.to_string())
+                        .or_insert_with(|| toml::Value::Table(toml::Table::new())))
+                } else {
+                    t.get_mut(seg).ok_or_else(|| format!("no `{seg}` to set"))
+                }
+            }
+            toml::Value::Array(a) => {
+                let n = a.len();
+                let i: usize = seg
+                    .parse()
+                    .map_err(|_| format!("`{seg}` is not an index into a list of {n}"))?;
+                a.get_mut(i)
+                    .ok_or_else(|| format!("index {i} is past the end of a list of {n}"))
+            }
+            _ => Err(format!("`{seg}` is not in a table or a list")),
+        }
     }
-    t.insert(segs[segs.len() - 1].to_string(), value);
-    Ok(())
+    let segs: Vec<&str> = key.split('.').collect();
+    let mut cur = toml::Value::Table(std::mem::take(root));
+    let result = (|| {
+        let mut t = &mut cur;
+        for seg in &segs[..segs.len() - 1] {
+            let create = matches!(t, toml::Value::Table(_));
+            t = walk(t, seg, create)?;
+        }
+        match t {
+            toml::Value::Table(tab) => {
+                tab.insert(segs[segs.len() - 1].to_string(), value);
+                Ok(())
+            }
+            _ => Err(format!(
+                "`{}` is not a table",
+                segs[..segs.len() - 1].join(".")
+            )),
+        }
+    })();
+    if let toml::Value::Table(t) = cur {
+        *root = t;
+    }
+    result
 }
 
 /// Parses, validates and expands a scenario. `file` is only used in messages.

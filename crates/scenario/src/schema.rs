@@ -30,6 +30,9 @@ pub struct ScenarioFile {
     pub consensus: ConsensusToml,
     #[serde(default)]
     pub metrics: MetricsToml,
+    /// Byzantine actors, one table per strategy group.
+    #[serde(default)]
+    pub byzantine: Vec<ByzantineToml>,
     /// Dotted key → list of values; the run plan is every combination × replicates.
     #[serde(default)]
     pub sweep: BTreeMap<String, Vec<toml::Value>>,
@@ -68,6 +71,29 @@ pub struct RegionToml {
 pub struct PartitionToml {
     pub groups: Vec<Vec<NodeRef>>,
     pub from: Dur,
+    pub until: Option<Dur>,
+}
+
+#[derive(Deserialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct ByzantineToml {
+    /// selfish | double-spend | equivocate | invalid-blocks | withhold | delay | drop | eclipse |
+    /// sybil
+    pub strategy: String,
+    /// The attacker's nodes: ids and "a..b" ranges.
+    pub nodes: Vec<NodeRef>,
+    /// Total hash share of these nodes (default: what consensus.hash_power gives them).
+    pub hash_share: Option<f64>,
+    pub gamma: Option<f64>,
+    pub confirmations: Option<i64>,
+    pub give_up: Option<i64>,
+    pub invalid: Option<String>,
+    pub delay: Option<Dur>,
+    pub drop: Option<f64>,
+    #[serde(default)]
+    pub targets: Vec<NodeRef>,
+    pub peers: Option<i64>,
+    pub from: Option<Dur>,
     pub until: Option<Dur>,
 }
 
@@ -155,6 +181,8 @@ pub struct ConsensusToml {
     pub request_timeout: Option<Dur>,
     pub inv_size: Option<Bytes>,
     pub max_attempts: Option<i64>,
+    /// What honest nodes do with a peer that sent an invalid block: ban | ignore.
+    pub on_invalid: Option<String>,
     #[serde(default)]
     pub hash_power: HashPowerToml,
 }

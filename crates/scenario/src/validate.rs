@@ -5,10 +5,12 @@
 //! naming the dotted key and what is allowed.
 
 use crate::schema::{NodeRef, ScenarioFile};
-use chain::{ChainParams, ForkChoice, Relay, TieRule};
+use chain::{ChainParams, ForkChoice, Invalid, OnInvalid, Relay, TieRule};
 use des::SimDuration;
 use net::{DegreeDist, Latency, Spread, TopologyKind};
-use runner::{CrashCfg, HashDist, HashPower, PartitionCfg, RegionCfg, RunConfig};
+use runner::{
+    ByzantineCfg, CrashCfg, HashDist, HashPower, PartitionCfg, RegionCfg, RunConfig, StrategyKind,
+};
 use std::str::FromStr;
 
 /// One validation problem.
@@ -99,6 +101,146 @@ fn node_ids(v: &mut V, key: &str, refs: &[NodeRef], nodes: u32) -> Vec<u32> {
                 }
             }
         }
+    }
+    out
+}
+
+fn byzantine(v: &mut V, f: &ScenarioFile, nodes: u32) -> Vec<ByzantineCfg> {
+    let mut out = vec![];
+    let mut owner: Vec<Option<usize>> = vec![None; nodes as usize];
+    let mut share_total = 0.0;
+    for (i, t) in f.byzantine.iter().enumerate() {
+        let key = format!("byzantine[{i}]");
+        let k = |field: &str| format!("{key}.{field}");
+        let strategy: StrategyKind =
+            v.enum_value(&k("strategy"), Some(&t.strategy), StrategyKind::Withhold);
+        let ids = node_ids(v, &k("nodes"), &t.nodes, nodes);
+        if ids.is_empty() {
+            v.err(k("nodes"), "needs at least one node");
+        }
+        for &n in &ids {
+            match owner[n as usize] {
+                Some(j) if j != i => v.err(
+                    k("nodes"),
+                    format!("node {n} is already in byzantine[{j}]; a node has one strategy"),
+                ),
+                _ => owner[n as usize] = Some(i),
+            }
+        }
+        let one_node = matches!(strategy, StrategyKind::Selfish | StrategyKind::DoubleSpend);
+        if one_node && ids.len() > 1 {
+            v.err(
+                k("nodes"),
+                format!(
+                    "{strategy} is one node acting for the whole attacker (give it the pool's                      hash_share); got {}",
+                    ids.len()
+                ),
+            );
+        }
+        let mut b = ByzantineCfg::new(strategy, ids);
+        // Keys that only mean something for some strategies.
+        let only = |v: &mut V, field: &str, set: bool, allowed: &[StrategyKind]| {
+            if set && !allowed.contains(&strategy) {
+                let names: Vec<&str> = allowed.iter().map(|s| s.name()).collect();
+                v.err(
+                    format!("{key}.{field}"),
+                    format!("applies only to strategy {}", names.join(" or ")),
+                );
+            }
+        };
+        only(v, "gamma", t.gamma.is_some(), &[StrategyKind::Selfish]);
+        only(
+            v,
+            "confirmations",
+            t.confirmations.is_some(),
+            &[StrategyKind::DoubleSpend],
+        );
+        only(
+            v,
+            "give_up",
+            t.give_up.is_some(),
+            &[StrategyKind::DoubleSpend],
+        );
+        only(
+            v,
+            "invalid",
+            t.invalid.is_some(),
+            &[StrategyKind::InvalidBlocks],
+        );
+        only(
+            v,
+            "delay",
+            t.delay.is_some(),
+            &[StrategyKind::Delay, StrategyKind::Eclipse],
+        );
+        only(v, "drop", t.drop.is_some(), &[StrategyKind::Drop]);
+        only(
+            v,
+            "targets",
+            !t.targets.is_empty(),
+            &[StrategyKind::Eclipse],
+        );
+        only(v, "peers", t.peers.is_some(), &[StrategyKind::Sybil]);
+        if let Some(h) = t.hash_share {
+            if strategy == StrategyKind::Sybil && h != 0.0 {
+                v.err(k("hash_share"), "Sybil identities have no hash power");
+            } else if !(0.0..1.0).contains(&h) {
+                v.err(k("hash_share"), format!("{h} must be in [0, 1)"));
+            }
+            share_total += h;
+        }
+        b.hash_share = t.hash_share;
+        if let Some(g) = t.gamma {
+            v.prob(&k("gamma"), g);
+        }
+        b.gamma = t.gamma;
+        b.confirmations = v.count(&k("confirmations"), t.confirmations.unwrap_or(6), 1, 10_000);
+        b.give_up = v.count(&k("give_up"), t.give_up.unwrap_or(20), 1, 100_000);
+        b.invalid = v.enum_value(&k("invalid"), t.invalid.as_deref(), Invalid::BadHeight);
+        b.delay = t.delay.map(|d| d.0).unwrap_or(SimDuration::ZERO);
+        if strategy == StrategyKind::Delay && b.delay.is_zero() {
+            v.err(
+                k("delay"),
+                "strategy delay needs a positive delay, e.g. \"30s\"",
+            );
+        }
+        b.drop = t.drop.unwrap_or(0.0);
+        v.prob(&k("drop"), b.drop);
+        if strategy == StrategyKind::Drop && t.drop.is_none() {
+            v.err(
+                k("drop"),
+                "strategy drop needs the fraction to drop, e.g. 0.5",
+            );
+        }
+        b.targets = node_ids(v, &k("targets"), &t.targets, nodes);
+        if strategy == StrategyKind::Eclipse {
+            if b.targets.is_empty() {
+                v.err(k("targets"), "an eclipse needs target nodes");
+            }
+            if b.targets.iter().any(|x| b.nodes.contains(x)) {
+                v.err(k("targets"), "a node cannot eclipse itself");
+            }
+        }
+        b.peers = v.count(
+            &k("peers"),
+            t.peers.unwrap_or(8),
+            1,
+            i64::from(nodes.max(2) - 1),
+        );
+        b.from = t.from.map(|d| d.0).unwrap_or(SimDuration::ZERO);
+        b.until = t.until.map(|d| d.0);
+        if let Some(u) = b.until
+            && u <= b.from
+        {
+            v.err(k("until"), "the attack must end after it starts");
+        }
+        out.push(b);
+    }
+    if share_total >= 1.0 {
+        v.err(
+            "byzantine",
+            format!("the hash shares add up to {share_total}: honest nodes need some (< 1)"),
+        );
     }
     out
 }
@@ -436,6 +578,12 @@ pub fn validate(f: &ScenarioFile) -> Result<RunConfig, Vec<Issue>> {
             1,
             1_000_000,
         ),
+        on_invalid: v.enum_value(
+            "consensus.on_invalid",
+            c.on_invalid.as_deref(),
+            OnInvalid::Ban,
+        ),
+        gamma: None,
     };
     if chain.request_timeout.is_zero() {
         v.err("consensus.request_timeout", "must be positive");
@@ -551,6 +699,7 @@ pub fn validate(f: &ScenarioFile) -> Result<RunConfig, Vec<Issue>> {
         jitter: n.jitter.map(|d| d.0).unwrap_or(SimDuration::ZERO),
         partitions,
         crashes,
+        byzantine: byzantine(&mut v, f, nodes),
         chain,
         block_interval: interval,
         hash_power,

@@ -1,0 +1,268 @@
+//! Byzantine replicas. A [`Role`] changes what a node does with the blocks it wins and how it
+//! reacts when its public tip moves; everything else (receiving, validating, answering requests)
+//! stays the honest code. Link-level misbehaviour (withhold, delay, drop, eclipse, Sybil) is not
+//! here: it is a rule in the network's fault chain.
+
+use crate::block::{BlockId, Invalid};
+use crate::node::{ChainNode, ChainNote};
+use des::{Ctx, SimTime};
+
+/// What a node's next mining win becomes; the runner creates the block(s) in the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Template {
+    /// A valid child of this block.
+    Valid(BlockId),
+    /// A block that fails validation in the given way (built on `parent`).
+    Invalid { parent: BlockId, kind: Invalid },
+    /// Two conflicting valid children of this block (equivocation).
+    Twin(BlockId),
+}
+
+/// What an attacker achieved, as counted by the attacker itself.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AttackStats {
+    /// Double spend: races started (payments made). Selfish: tie races entered.
+    pub attempts: u64,
+    /// Double spend: races won (the private chain replaced ≥ z confirmations).
+    pub successes: u64,
+    /// Double spend: races given up.
+    pub failures: u64,
+    /// Seconds from payment to release, per success.
+    pub success_times_s: Vec<f64>,
+    /// Blocks the attacker made public.
+    pub published: u64,
+    /// Blocks withheld and never published (abandoned).
+    pub abandoned: u64,
+    /// Deepest public chain the attacker's release overturned.
+    pub max_depth: u32,
+}
+
+/// Eyal & Sirer's SM1 selfish mining.
+#[derive(Clone, Debug, Default)]
+pub struct Selfish {
+    /// Tip of the pool's chain; `None` when it has no lead and mines on the public tip.
+    private: Option<BlockId>,
+    /// Private blocks not yet published, oldest first.
+    withheld: Vec<BlockId>,
+    /// A tie race is on: the pool published a block as high as the honest one.
+    racing: bool,
+    pub stats: AttackStats,
+}
+
+/// A private-chain double spend, with a pre-mined block (Rosenfeld's model): once the attacker
+/// has a private block, it pays the merchant (the race starts); honest miners confirm the
+/// payment; the attacker releases its chain when it is longer than the public one and the
+/// merchant has seen `confirmations` blocks, or gives up `give_up` blocks behind.
+#[derive(Clone, Debug)]
+pub struct DoubleSpend {
+    pub confirmations: u32,
+    pub give_up: u32,
+    /// The fork point and when the payment was made.
+    race: Option<(BlockId, SimTime)>,
+    withheld: Vec<BlockId>,
+    pub stats: AttackStats,
+}
+
+impl DoubleSpend {
+    pub fn new(confirmations: u32, give_up: u32) -> Self {
+        DoubleSpend {
+            confirmations,
+            give_up,
+            race: None,
+            withheld: vec![],
+            stats: AttackStats::default(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub enum Role {
+    #[default]
+    Honest,
+    Selfish(Selfish),
+    DoubleSpend(DoubleSpend),
+    /// Every win yields two conflicting blocks, one sent to each half of the peers.
+    Equivocate,
+    /// Every win yields a block that fails validation in this way, announced to every peer.
+    InvalidBlocks(Invalid),
+}
+
+impl Role {
+    pub(crate) fn mining_parent(&self) -> Option<BlockId> {
+        match self {
+            Role::Selfish(s) => s.private,
+            Role::DoubleSpend(d) => d.withheld.last().copied(),
+            _ => None,
+        }
+    }
+
+    pub fn stats(&self) -> Option<&AttackStats> {
+        match self {
+            Role::Selfish(s) => Some(&s.stats),
+            Role::DoubleSpend(d) => Some(&d.stats),
+            _ => None,
+        }
+    }
+}
+
+impl ChainNode {
+    /// Gives this node a role; it acts on it only while active (see [`ChainNode::set_active`]).
+    pub fn set_role(&mut self, role: Role) {
+        self.role = role;
+    }
+
+    pub fn role(&self) -> &Role {
+        &self.role
+    }
+
+    /// Starts or ends the role's attack. Ending it abandons whatever is withheld: the node is
+    /// honest from then on, on its public tip.
+    pub fn set_active(&mut self, on: bool) {
+        self.active = on;
+        if !on {
+            match &mut self.role {
+                Role::Selfish(s) => {
+                    s.stats.abandoned += s.withheld.len() as u64;
+                    s.withheld.clear();
+                    s.private = None;
+                    s.racing = false;
+                }
+                Role::DoubleSpend(d) => {
+                    d.stats.abandoned += d.withheld.len() as u64;
+                    d.withheld.clear();
+                    d.race = None;
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Makes `blocks` public: stored, relayed and run through fork choice like any block, without
+    /// the role reacting to its own release.
+    fn publish(&mut self, ctx: &mut Ctx<'_, Self>, blocks: &[BlockId]) {
+        self.publishing = true;
+        for &b in blocks {
+            self.connect(ctx, b, None);
+        }
+        self.publishing = false;
+    }
+
+    pub(crate) fn role_mined(
+        &mut self,
+        ctx: &mut Ctx<'_, Self>,
+        b: BlockId,
+        twin: Option<BlockId>,
+    ) {
+        match &mut self.role {
+            Role::Honest => self.connect(ctx, b, None),
+            Role::Selfish(s) => {
+                s.private = Some(b);
+                s.withheld.push(b);
+                if s.racing {
+                    // The pool wins the tie race: its branch is now one longer.
+                    s.racing = false;
+                    let out = std::mem::take(&mut s.withheld);
+                    s.stats.published += out.len() as u64;
+                    self.publish(ctx, &out);
+                }
+            }
+            Role::DoubleSpend(d) => {
+                if d.race.is_none() {
+                    // The pre-mined block exists: pay the merchant now.
+                    d.race = Some((ctx.shared.store.parent(b), ctx.now()));
+                    d.stats.attempts += 1;
+                }
+                d.withheld.push(b);
+                self.double_spend_check(ctx);
+            }
+            Role::Equivocate => {
+                let b2 = twin.unwrap_or(b);
+                for x in [b, b2] {
+                    self.set_known(x);
+                    ctx.note(ChainNote::Accepted(x));
+                }
+                self.fork_choice(ctx, b);
+                let (m1, m2) = (self.announcement(ctx, b), self.announcement(ctx, b2));
+                ctx.broadcast_split(m1, m2);
+            }
+            Role::InvalidBlocks(_) => {
+                // Known here only so the node can serve it when asked.
+                self.set_known(b);
+                let m = self.announcement(ctx, b);
+                ctx.broadcast(m);
+            }
+        }
+    }
+
+    /// The public tip moved because of someone else's block.
+    pub(crate) fn public_tip_changed(&mut self, ctx: &mut Ctx<'_, Self>) {
+        let store = &ctx.shared.store;
+        let hp = store.height(self.tip);
+        match &mut self.role {
+            Role::Selfish(s) => {
+                let Some(private) = s.private else { return };
+                let lead = i64::from(store.height(private)) - i64::from(hp);
+                let out: Vec<BlockId> = if lead < 0 {
+                    // The public chain is longer: adopt it.
+                    s.stats.abandoned += s.withheld.len() as u64;
+                    s.withheld.clear();
+                    s.private = None;
+                    s.racing = false;
+                    vec![]
+                } else if lead == 0 {
+                    // Lead was 1: publish it and race.
+                    s.racing = !s.withheld.is_empty();
+                    if s.racing {
+                        s.stats.attempts += 1;
+                    }
+                    std::mem::take(&mut s.withheld)
+                } else if lead == 1 {
+                    // Lead was 2: publish everything and win.
+                    s.racing = false;
+                    std::mem::take(&mut s.withheld)
+                } else {
+                    // Comfortably ahead: publish up to the public height (keeps honest miners
+                    // working on a chain that will lose).
+                    s.racing = false;
+                    let k = s
+                        .withheld
+                        .iter()
+                        .take_while(|&&b| store.height(b) <= hp)
+                        .count();
+                    s.withheld.drain(..k).collect()
+                };
+                s.stats.published += out.len() as u64;
+                self.publish(ctx, &out);
+            }
+            Role::DoubleSpend(_) => self.double_spend_check(ctx),
+            _ => {}
+        }
+    }
+
+    fn double_spend_check(&mut self, ctx: &mut Ctx<'_, Self>) {
+        let store = &ctx.shared.store;
+        let hp = store.height(self.tip);
+        let Role::DoubleSpend(d) = &mut self.role else {
+            return;
+        };
+        let Some((fork, start)) = d.race else { return };
+        let public = hp.saturating_sub(store.height(fork));
+        let private = d.withheld.len() as u32;
+        if public >= d.confirmations && private > public {
+            d.stats.successes += 1;
+            d.stats
+                .success_times_s
+                .push((ctx.now() - start).as_secs_f64());
+            d.stats.max_depth = d.stats.max_depth.max(public);
+            d.stats.published += u64::from(private);
+            d.race = None;
+            let out = std::mem::take(&mut d.withheld);
+            self.publish(ctx, &out);
+        } else if public >= private + d.give_up {
+            d.stats.failures += 1;
+            d.stats.abandoned += u64::from(private);
+            d.withheld.clear();
+            d.race = None;
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! Turning `[[byzantine]]` tables into a run: observer classes, replica roles, link rules,
+//! rewired topology, attack windows, and the per-attacker report at the end.
+
+use crate::config::{ByzantineCfg, RunConfig, StrategyKind};
+use chain::{ChainNode, DoubleSpend, Role, Selfish};
+use des::{NodeId, SimRng, SimTime};
+use metrics::{AttackReport, ChainMetrics, Dist};
+use net::{LinkAction, Misbehave, Rule, Topology};
+
+/// Class per node (0 = honest, i + 1 = table i) and the class names.
+pub fn classes(cfg: &RunConfig) -> (Vec<u16>, Vec<String>) {
+    let mut class = vec![0u16; cfg.nodes as usize];
+    let mut names = vec!["honest".to_string()];
+    for (i, b) in cfg.byzantine.iter().enumerate() {
+        let name = b.strategy.name();
+        let taken = cfg.byzantine[..i].iter().any(|x| x.strategy == b.strategy);
+        names.push(if taken {
+            format!("{name}-{}", i + 1)
+        } else {
+            name.to_string()
+        });
+        for &n in &b.nodes {
+            class[n as usize] = (i + 1) as u16;
+        }
+    }
+    (class, names)
+}
+
+fn window(b: &ByzantineCfg) -> (SimTime, SimTime) {
+    (
+        SimTime::ZERO.saturating_add(b.from),
+        b.until
+            .map_or(SimTime::MAX, |u| SimTime::ZERO.saturating_add(u)),
+    )
+}
+
+fn member_mask(n: u32, nodes: &[u32]) -> Vec<bool> {
+    let mut m = vec![false; n as usize];
+    for &i in nodes {
+        m[i as usize] = true;
+    }
+    m
+}
+
+/// Eclipse victims lose all their links and get one to every attacker node; Sybil identities
+/// get `peers` extra links each to random other nodes.
+pub fn rewire(cfg: &RunConfig, topo: Topology, rng: &mut SimRng) -> Topology {
+    let mut isolate = vec![];
+    let mut add = vec![];
+    for b in &cfg.byzantine {
+        match b.strategy {
+            StrategyKind::Eclipse => {
+                for &t in &b.targets {
+                    isolate.push(NodeId(t));
+                    add.extend(b.nodes.iter().map(|&a| (NodeId(t), NodeId(a))));
+                }
+            }
+            StrategyKind::Sybil => {
+                let others: Vec<u32> = (0..cfg.nodes).filter(|i| !b.nodes.contains(i)).collect();
+                for &s in &b.nodes {
+                    let mut pool = others.clone();
+                    rng.shuffle(&mut pool);
+                    add.extend(
+                        pool.iter()
+                            .take(b.peers as usize)
+                            .map(|&o| (NodeId(s), NodeId(o))),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    if isolate.is_empty() && add.is_empty() {
+        topo
+    } else {
+        topo.rewired(&isolate, &add)
+    }
+}
+
+/// The link rules of the link-level strategies, in table order (after the scenario's faults).
+pub fn link_rules(cfg: &RunConfig) -> Vec<Rule> {
+    let n = cfg.nodes;
+    cfg.byzantine
+        .iter()
+        .filter_map(|b| {
+            let (from, until) = window(b);
+            let (action, targets) = match b.strategy {
+                StrategyKind::Withhold | StrategyKind::Sybil => (LinkAction::Withhold, None),
+                StrategyKind::Delay => (LinkAction::Delay(b.delay), None),
+                StrategyKind::Drop => (LinkAction::Drop(b.drop), None),
+                StrategyKind::Eclipse => (
+                    if b.delay.is_zero() {
+                        LinkAction::Withhold
+                    } else {
+                        LinkAction::Delay(b.delay)
+                    },
+                    Some(member_mask(n, &b.targets)),
+                ),
+                _ => return None,
+            };
+            Some(Rule::Link(Box::new(Misbehave {
+                name: b.strategy.name().to_string(),
+                senders: member_mask(n, &b.nodes),
+                targets,
+                action,
+                from,
+                until,
+            })))
+        })
+        .collect()
+}
+
+/// Gives the replica-level attackers their roles (active from the start if their window is).
+pub fn assign_roles(cfg: &RunConfig, nodes: &mut [ChainNode]) {
+    for b in &cfg.byzantine {
+        let role = match b.strategy {
+            StrategyKind::Selfish => Role::Selfish(Selfish::default()),
+            StrategyKind::DoubleSpend => {
+                Role::DoubleSpend(DoubleSpend::new(b.confirmations, b.give_up))
+            }
+            StrategyKind::Equivocate => Role::Equivocate,
+            StrategyKind::InvalidBlocks => Role::InvalidBlocks(b.invalid),
+            _ => continue,
+        };
+        for &i in &b.nodes {
+            let node = &mut nodes[i as usize];
+            node.set_role(role.clone());
+            node.set_active(b.from.is_zero());
+        }
+    }
+}
+
+/// Nodes whose blocks win ties with the enforced γ, and that γ.
+pub fn favoured(cfg: &RunConfig) -> Option<(Vec<bool>, f64)> {
+    let b = cfg
+        .byzantine
+        .iter()
+        .find(|b| b.strategy == StrategyKind::Selfish && b.gamma.is_some())?;
+    let mut mask = vec![false; cfg.nodes as usize];
+    for x in cfg
+        .byzantine
+        .iter()
+        .filter(|x| x.strategy == StrategyKind::Selfish && x.gamma.is_some())
+    {
+        for &i in &x.nodes {
+            mask[i as usize] = true;
+        }
+    }
+    Some((mask, b.gamma.unwrap_or(0.0)))
+}
+
+/// Every victim of an eclipse (watched for divergence).
+pub fn victims(cfg: &RunConfig) -> Vec<NodeId> {
+    let mut v: Vec<NodeId> = cfg
+        .byzantine
+        .iter()
+        .filter(|b| b.strategy == StrategyKind::Eclipse)
+        .flat_map(|b| b.targets.iter().map(|&t| NodeId(t)))
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// One report per table, from the class shares and the attackers' own counts.
+pub fn reports(cfg: &RunConfig, m: &ChainMetrics, nodes: &[ChainNode]) -> Vec<AttackReport> {
+    cfg.byzantine
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let class = m.classes.get(i + 1);
+            let mut r = AttackReport {
+                strategy: b.strategy.name().to_string(),
+                class: class.map(|c| c.class.clone()).unwrap_or_default(),
+                nodes: b.nodes.len() as u32,
+                hash_share: class.map_or(0.0, |c| c.hash_share),
+                main_share: class.map_or(0.0, |c| c.main_share),
+                ..AttackReport::default()
+            };
+            let mut times = vec![];
+            for &n in &b.nodes {
+                if let Some(s) = nodes[n as usize].role().stats() {
+                    r.attempts += s.attempts;
+                    r.successes += s.successes;
+                    r.failures += s.failures;
+                    r.published += s.published;
+                    r.abandoned += s.abandoned;
+                    r.max_depth = r.max_depth.max(s.max_depth);
+                    times.extend_from_slice(&s.success_times_s);
+                }
+            }
+            let done = r.successes + r.failures;
+            r.success_rate = if done == 0 {
+                0.0
+            } else {
+                r.successes as f64 / done as f64
+            };
+            r.success_time_s = Dist::of(&mut times);
+            r
+        })
+        .collect()
+}
