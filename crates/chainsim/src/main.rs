@@ -45,6 +45,18 @@ enum Command {
     },
     /// Parse and validate a scenario; print the run plan.
     Check { scenario: PathBuf },
+    /// Run the validation suite (selfish mining, double spend, stale rate, miner share) against
+    /// the published formulas; print the table, write it and its figures; exit 1 on any failure.
+    Validate {
+        /// Where the table and figures go.
+        #[arg(long, default_value = "results/validate")]
+        out: PathBuf,
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Redraw the figures and report.html of a results folder from its saved results (runs
     /// nothing).
     Plot { dir: PathBuf },
@@ -107,6 +119,7 @@ fn run() -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Reproduce { dir, run, jobs } => cmd_reproduce(&dir, run.as_deref(), jobs),
+        Command::Validate { out, jobs, quiet } => cmd_validate(&out, jobs, quiet),
         Command::Plot { dir } => {
             let files = plot(&dir)?;
             println!(
@@ -378,6 +391,71 @@ fn print_summary(s: &Summary) {
             );
         }
     }
+}
+
+fn cmd_validate(out: &Path, jobs: Option<usize>, quiet: bool) -> Result<ExitCode> {
+    let t = Instant::now();
+    let cases = runner::validate::suite();
+    let jobs_list: Vec<(&runner::RunConfig, u64)> = cases
+        .iter()
+        .flat_map(|c| c.runs.iter().map(|(cfg, s)| (cfg, *s)))
+        .collect();
+    let (pb, _multi) = progress(jobs_list.len() as u64, quiet);
+    let outs: Vec<Result<runner::RunOutput>> = pool(jobs)?.install(|| {
+        jobs_list
+            .par_iter()
+            .map(|(cfg, seed)| {
+                let r = runner::run_one(cfg, *seed).map_err(anyhow::Error::new);
+                pb.inc(1);
+                r
+            })
+            .collect()
+    });
+    pb.finish_and_clear();
+    let mut outs = outs.into_iter();
+    let mut rows = vec![];
+    for c in &cases {
+        let mine = outs
+            .by_ref()
+            .take(c.runs.len())
+            .collect::<Result<Vec<_>>>()
+            .with_context(|| format!("validation case {}", c.name))?;
+        rows.extend(c.evaluate(&mine));
+    }
+    let thresholds = runner::validate::thresholds(&rows);
+    rows.extend(thresholds);
+    let table = report::validation::table(&rows);
+    print!("{table}");
+    write_atomic(&out.join("validation.md"), table.as_bytes())?;
+    write_atomic(
+        &out.join("validation.json"),
+        &serde_json::to_vec_pretty(&rows)?,
+    )?;
+    for chart in [
+        report::validation::revenue(&rows),
+        report::validation::double_spend(&rows),
+    ] {
+        let base = out.join("figures").join(&chart.name);
+        write_atomic(
+            &base.with_extension("svg"),
+            report::plot::svg(&chart)?.as_bytes(),
+        )?;
+        write_atomic(&base.with_extension("png"), &report::plot::png(&chart)?)?;
+    }
+    let failed = rows.iter().filter(|r| !r.pass).count();
+    println!(
+        "{} checks, {} failed, {} runs in {:.1} s; table and figures in {}",
+        rows.len(),
+        failed,
+        jobs_list.len(),
+        t.elapsed().as_secs_f64(),
+        out.display()
+    );
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn cmd_reproduce(dir: &Path, only: Option<&str>, jobs: Option<usize>) -> Result<ExitCode> {

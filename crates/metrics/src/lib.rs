@@ -8,6 +8,7 @@
 
 pub mod observer;
 pub mod stats;
+pub mod theory;
 
 pub use observer::{
     AttackReport, BlockRecord, ChainMetrics, ClassShare, MinerShare, Observer, REACH_STEPS,

@@ -9,6 +9,7 @@ pub mod figures;
 pub mod html;
 pub mod plot;
 pub mod results;
+pub mod validation;
 
 pub use results::{
     completed, point_metrics, read_csv, summarise, to_csv, write_atomic, write_run, Layout, Meta,

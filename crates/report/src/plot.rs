@@ -37,6 +37,8 @@ pub fn color(i: usize) -> RGBColor {
 pub enum Stroke {
     Solid,
     Dashed,
+    /// Markers only.
+    None,
 }
 
 #[derive(Clone, Debug)]
@@ -76,6 +78,12 @@ impl Series {
     }
     pub fn dashed(mut self) -> Self {
         self.stroke = Stroke::Dashed;
+        self
+    }
+    /// Markers (and error bars) without a connecting line.
+    pub fn points(mut self) -> Self {
+        self.stroke = Stroke::None;
+        self.markers = true;
         self
     }
     pub fn markers(mut self) -> Self {
@@ -296,6 +304,7 @@ fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, c: &Chart) -> Result<(
                     .draw_series(DashedLineSeries::new(pts.iter().copied(), 12, 7, style))
                     .map_err(e)?;
             }
+            Stroke::None => {}
         }
         if s.markers {
             chart
@@ -364,6 +373,7 @@ fn draw_legend<DB: DrawingBackend>(
                 area.draw(&PathElement::new(vec![(8, y), (22, y)], style))?;
                 area.draw(&PathElement::new(vec![(32, y), (48, y)], style))?;
             }
+            Stroke::None => {}
         }
         if s.markers {
             area.draw(&Circle::new((28, y), 5, style.filled()))?;

@@ -7,6 +7,7 @@
 pub mod attack;
 pub mod config;
 pub mod driver;
+pub mod validate;
 
 pub use config::{
     ByzantineCfg, CrashCfg, HashDist, HashPower, PartitionCfg, RegionCfg, RunConfig, StrategyKind,

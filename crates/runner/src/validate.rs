@@ -1,0 +1,401 @@
+//! The validation suite behind `chainsim validate`: small scenarios whose outcome a published
+//! analysis predicts, run through the full simulator (real nodes, real messages), and compared
+//! with a tolerance derived from the sample size. Pure computation: the caller runs the jobs
+//! (in parallel if it likes) and hands the outputs back for evaluation.
+
+use crate::config::{ByzantineCfg, HashDist, HashPower, RunConfig, StrategyKind};
+use crate::RunOutput;
+use chain::Relay;
+use des::{RngFactory, SimDuration};
+use metrics::{binomial_se, theory, MeanCi};
+use net::{Latency, Spread, TopologyKind};
+
+/// Tolerance in standard errors. For a normal estimate a correct simulation fails a row with
+/// probability 6e-5 (two-sided), so a failure means a real disagreement.
+pub const Z: f64 = 4.0;
+
+/// One line of the table.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Row {
+    pub group: &'static str,
+    pub case: String,
+    /// The sample behind the simulated value, in words ("20 runs × 3000 blocks").
+    pub sample: String,
+    pub simulated: f64,
+    pub theory: f64,
+    /// A second published value shown beside the first (Nakamoto's approximation).
+    pub other: Option<f64>,
+    /// One standard error of the simulated value.
+    pub se: f64,
+    /// Allowed |simulated − theory|: Z standard errors (plus any stated model bias bound).
+    pub tolerance: f64,
+    pub pass: bool,
+    /// For plots: x (α, z, Δ/T, share) and the line it belongs to (γ, q).
+    pub x: f64,
+    pub line: f64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Kind {
+    Selfish { alpha: f64, gamma: f64 },
+    DoubleSpend { q: f64, z: u32, give_up: u32 },
+    Stale { ratio: f64, nodes: u32 },
+    Share { shares: [f64; 4] },
+}
+
+/// A case: its runs and how to judge them.
+#[derive(Clone, Debug)]
+pub struct Case {
+    pub group: &'static str,
+    pub name: String,
+    /// (configuration, seed) of every run, in order.
+    pub runs: Vec<(RunConfig, u64)>,
+    kind: Kind,
+}
+
+pub const SELFISH_ALPHAS: [f64; 7] = [0.1, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45];
+pub const SELFISH_GAMMAS: [f64; 3] = [0.0, 0.5, 1.0];
+const SELFISH_RUNS: u32 = 20;
+const SELFISH_BLOCKS: u64 = 3000;
+pub const DOUBLE_SPEND: [(f64, u32); 7] = [
+    (0.1, 1),
+    (0.1, 2),
+    (0.2, 2),
+    (0.2, 4),
+    (0.3, 2),
+    (0.3, 4),
+    (0.3, 6),
+];
+const DS_RUNS: u32 = 12;
+const DS_BLOCKS: u64 = 15_000;
+/// Give up when the chance of ever catching up falls below this (it bounds the bias).
+const DS_GIVE_UP_BELOW: f64 = 1e-4;
+const STALE_RATIOS: [f64; 3] = [0.01, 0.04, 0.1];
+const STALE_BLOCKS: u64 = 10_000;
+const SHARE_BLOCKS: u64 = 20_000;
+
+/// Negligible delay (1 ms against 600 s blocks), complete graph, push relay: the setting the
+/// closed forms assume.
+fn base(nodes: u32, blocks: u64) -> RunConfig {
+    let mut c = RunConfig::quickstart();
+    c.nodes = nodes;
+    c.topology = TopologyKind::Complete;
+    c.latency = Latency::Mean {
+        mean: SimDuration::from_millis(1),
+        spread: Spread::Constant,
+    };
+    c.upload_bps = None;
+    c.download_bps = None;
+    c.chain.relay = Relay::Push;
+    c.chain.block_size = 1000;
+    c.block_interval = SimDuration::from_secs(600);
+    c.hash_power = HashPower::equal(nodes);
+    c.stop_blocks = Some(blocks);
+    c.sample_interval = SimDuration::from_secs(3600 * 24);
+    c
+}
+
+fn seeds(case: &str, runs: u32) -> Vec<u64> {
+    let f = RngFactory::new(0x00c0_ffee);
+    (0..runs)
+        .map(|i| f.derive_seed(case, u64::from(i)))
+        .collect()
+}
+
+/// The smallest deficit at which giving up loses less than [`DS_GIVE_UP_BELOW`] of success.
+fn give_up(q: f64) -> u32 {
+    let r = q / (1.0 - q);
+    (libm::log(DS_GIVE_UP_BELOW) / libm::log(r)).ceil().max(1.0) as u32
+}
+
+/// Every case of the suite.
+pub fn suite() -> Vec<Case> {
+    let mut out = vec![];
+    for &gamma in &SELFISH_GAMMAS {
+        for &alpha in &SELFISH_ALPHAS {
+            let mut cfg = base(21, SELFISH_BLOCKS);
+            let mut b = ByzantineCfg::new(StrategyKind::Selfish, vec![0]);
+            b.hash_share = Some(alpha);
+            b.gamma = Some(gamma);
+            cfg.byzantine = vec![b];
+            let name = format!("α={alpha} γ={gamma}");
+            out.push(Case {
+                group: "selfish mining revenue",
+                runs: seeds(&name, SELFISH_RUNS)
+                    .into_iter()
+                    .map(|s| (cfg.clone(), s))
+                    .collect(),
+                name,
+                kind: Kind::Selfish { alpha, gamma },
+            });
+        }
+    }
+    for &(q, z) in &DOUBLE_SPEND {
+        let g = give_up(q);
+        let mut cfg = base(21, DS_BLOCKS);
+        let mut b = ByzantineCfg::new(StrategyKind::DoubleSpend, vec![0]);
+        b.hash_share = Some(q);
+        b.confirmations = z;
+        b.give_up = g;
+        cfg.byzantine = vec![b];
+        let name = format!("q={q} z={z}");
+        out.push(Case {
+            group: "double-spend success",
+            runs: seeds(&name, DS_RUNS)
+                .into_iter()
+                .map(|s| (cfg.clone(), s))
+                .collect(),
+            name,
+            kind: Kind::DoubleSpend { q, z, give_up: g },
+        });
+    }
+    for &ratio in &STALE_RATIOS {
+        let nodes = 50;
+        let mut cfg = base(nodes, STALE_BLOCKS);
+        let delta = SimDuration::from_secs(1);
+        cfg.latency = Latency::Mean {
+            mean: delta,
+            spread: Spread::Constant,
+        };
+        cfg.block_interval = SimDuration::from_secs_f64(1.0 / ratio);
+        let name = format!("Δ/T={ratio}");
+        out.push(Case {
+            group: "honest stale rate",
+            runs: seeds(&name, 1)
+                .into_iter()
+                .map(|s| (cfg.clone(), s))
+                .collect(),
+            name,
+            kind: Kind::Stale { ratio, nodes },
+        });
+    }
+    let shares = [0.4, 0.3, 0.2, 0.1];
+    let mut cfg = base(20, SHARE_BLOCKS);
+    cfg.hash_power = HashPower {
+        dist: HashDist::Shares,
+        miners: 4,
+        shares: shares.to_vec(),
+        ..HashPower::equal(4)
+    };
+    out.push(Case {
+        group: "miner share, no attacker",
+        runs: seeds("shares", 1)
+            .into_iter()
+            .map(|s| (cfg.clone(), s))
+            .collect(),
+        name: "shares 0.4/0.3/0.2/0.1".into(),
+        kind: Kind::Share { shares },
+    });
+    out
+}
+
+fn row(
+    group: &'static str,
+    case: String,
+    sample: String,
+    simulated: f64,
+    theory: f64,
+    se: f64,
+    extra: f64,
+) -> Row {
+    let tolerance = Z * se + extra;
+    Row {
+        group,
+        case,
+        sample,
+        simulated,
+        theory,
+        other: None,
+        se,
+        tolerance,
+        pass: (simulated - theory).abs() <= tolerance,
+        x: 0.0,
+        line: 0.0,
+    }
+}
+
+impl Case {
+    /// Judges the outputs of [`Case::runs`] (same order).
+    pub fn evaluate(&self, outs: &[RunOutput]) -> Vec<Row> {
+        match self.kind {
+            Kind::Selfish { alpha, gamma } => {
+                let xs: Vec<f64> = outs
+                    .iter()
+                    .map(|o| o.metrics.attacks.first().map_or(0.0, |a| a.main_share))
+                    .collect();
+                // Batch means: each run is one batch, so correlation inside a run is covered.
+                let m = MeanCi::of(&xs);
+                let se = m.sd / (m.n.max(1) as f64).sqrt();
+                let mut r = row(
+                    self.group,
+                    self.name.clone(),
+                    format!("{} runs × {SELFISH_BLOCKS} blocks", outs.len()),
+                    m.mean,
+                    theory::selfish_revenue(alpha, gamma),
+                    se,
+                    0.0,
+                );
+                r.x = alpha;
+                r.line = gamma;
+                vec![r]
+            }
+            Kind::DoubleSpend { q, z, give_up } => {
+                let (s, f) = outs.iter().fold((0, 0), |(s, f), o| {
+                    let a = o.metrics.attacks.first();
+                    (
+                        s + a.map_or(0, |a| a.successes),
+                        f + a.map_or(0, |a| a.failures),
+                    )
+                });
+                let n = s + f;
+                let th = theory::double_spend_rosenfeld(q, z);
+                // Giving up at deficit g forgoes at most (q/p)^g of success probability.
+                let bias = libm::pow(q / (1.0 - q), f64::from(give_up));
+                let mut r = row(
+                    self.group,
+                    self.name.clone(),
+                    format!("{n} races (give up {give_up} behind)"),
+                    s as f64 / n.max(1) as f64,
+                    th,
+                    binomial_se(th, n),
+                    bias,
+                );
+                r.other = Some(theory::double_spend_nakamoto(q, z));
+                r.x = f64::from(z);
+                r.line = q;
+                vec![r]
+            }
+            Kind::Stale { ratio, nodes } => {
+                let o = &outs[0];
+                let n = o.metrics.blocks_mined;
+                let th = theory::stale_rate(ratio, 1.0, nodes);
+                let mut r = row(
+                    self.group,
+                    self.name.clone(),
+                    format!("{n} blocks, {nodes} miners"),
+                    o.metrics.fork_rate,
+                    th,
+                    binomial_se(th, n),
+                    0.0,
+                );
+                r.x = ratio;
+                vec![r]
+            }
+            Kind::Share { shares } => {
+                let m = &outs[0].metrics;
+                let n = m.main_chain_length;
+                shares
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &s)| {
+                        let got = m.miners.get(i).map_or(0.0, |x| x.main_share);
+                        let mut r = row(
+                            self.group,
+                            format!("miner {i} (share {s})"),
+                            format!("{n} main-chain blocks"),
+                            got,
+                            s,
+                            binomial_se(s, n),
+                            0.0,
+                        );
+                        r.x = s;
+                        r
+                    })
+                    .collect()
+            }
+        }
+    }
+}
+
+/// Profitability thresholds, from the selfish rows: for each γ, every α whose theoretical
+/// revenue is clearly above or below α (by more than the row's tolerance) must fall on the same
+/// side in the simulation. The simulated threshold is where simulated revenue − α crosses zero.
+pub fn thresholds(rows: &[Row]) -> Vec<Row> {
+    let mut out = vec![];
+    for &gamma in &SELFISH_GAMMAS {
+        let mut mine: Vec<&Row> = rows
+            .iter()
+            .filter(|r| r.group == "selfish mining revenue" && r.line == gamma)
+            .collect();
+        mine.sort_by(|a, b| a.x.total_cmp(&b.x));
+        let decisive: Vec<&&Row> = mine
+            .iter()
+            .filter(|r| (r.theory - r.x).abs() > r.tolerance)
+            .collect();
+        let agree = decisive
+            .iter()
+            .filter(|r| (r.simulated > r.x) == (r.theory > r.x))
+            .count();
+        let crossing = mine
+            .windows(2)
+            .find(|w| (w[0].simulated - w[0].x) <= 0.0 && (w[1].simulated - w[1].x) > 0.0)
+            .map(|w| {
+                let (d0, d1) = (w[0].simulated - w[0].x, w[1].simulated - w[1].x);
+                w[0].x + (w[1].x - w[0].x) * (-d0) / (d1 - d0)
+            })
+            .unwrap_or(if mine.first().is_some_and(|r| r.simulated > r.x) {
+                0.0
+            } else {
+                f64::NAN
+            });
+        out.push(Row {
+            group: "selfish profitability threshold",
+            case: format!("γ={gamma}"),
+            sample: format!("{agree}/{} decisive α on the right side", decisive.len()),
+            simulated: crossing,
+            theory: theory::selfish_threshold(gamma),
+            other: None,
+            se: f64::NAN,
+            tolerance: f64::NAN,
+            pass: agree == decisive.len(),
+            x: gamma,
+            line: gamma,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn give_up_bounds_the_bias() {
+        for q in [0.1, 0.2, 0.3, 0.4] {
+            let g = give_up(q);
+            assert!(libm::pow(q / (1.0 - q), f64::from(g)) <= DS_GIVE_UP_BELOW);
+            assert!(libm::pow(q / (1.0 - q), f64::from(g - 1)) > DS_GIVE_UP_BELOW || g == 1);
+        }
+    }
+
+    #[test]
+    fn a_wrong_value_fails_its_row() {
+        let r = row("g", "c".into(), "s".into(), 0.30, 0.25, 0.01, 0.0);
+        assert!(!r.pass);
+        let r = row("g", "c".into(), "s".into(), 0.27, 0.25, 0.01, 0.0);
+        assert!(r.pass);
+    }
+
+    #[test]
+    fn thresholds_flag_the_wrong_side() {
+        let mk = |x: f64, sim: f64, th: f64| Row {
+            group: "selfish mining revenue",
+            case: String::new(),
+            sample: String::new(),
+            simulated: sim,
+            theory: th,
+            other: None,
+            se: 0.001,
+            tolerance: 0.004,
+            pass: true,
+            x,
+            line: 0.0,
+        };
+        let good = [mk(0.3, 0.28, 0.29), mk(0.4, 0.47, 0.48)];
+        let t = thresholds(&good);
+        assert!(t[0].pass);
+        assert!(t[0].simulated > 0.3 && t[0].simulated < 0.4);
+        let bad = [mk(0.3, 0.33, 0.29), mk(0.4, 0.47, 0.48)];
+        assert!(!thresholds(&bad)[0].pass);
+    }
+}

@@ -1,0 +1,223 @@
+//! Each Byzantine strategy: what it must do, and the honest nodes' safety (never adopt an invalid
+//! block — `run_one` checks every honest main chain — and converge once the attack ends).
+
+use des::SimDuration;
+use net::{Latency, Spread, TopologyKind};
+use runner::{run_one, ByzantineCfg, HashPower, RunConfig, RunOutput, StrategyKind};
+
+/// 60 nodes on a random 6-regular graph, 50 ms mean latency, 60 s blocks, every node mines.
+fn net(blocks: u64) -> RunConfig {
+    let mut c = RunConfig::quickstart();
+    c.nodes = 60;
+    c.topology = TopologyKind::RandomRegular { degree: 6 };
+    c.latency = Latency::Mean {
+        mean: SimDuration::from_millis(50),
+        spread: Spread::Exponential,
+    };
+    c.upload_bps = None;
+    c.download_bps = None;
+    c.chain.block_size = 10_000;
+    c.block_interval = SimDuration::from_secs(60);
+    c.hash_power = HashPower::equal(60);
+    c.stop_blocks = Some(blocks);
+    c.sample_interval = SimDuration::from_secs(10);
+    c
+}
+
+fn attack(strategy: StrategyKind, nodes: Vec<u32>) -> ByzantineCfg {
+    ByzantineCfg::new(strategy, nodes)
+}
+
+fn run(cfg: &RunConfig, seed: u64) -> RunOutput {
+    let out = run_one(cfg, seed).expect("run (and its safety check) succeeds");
+    assert_eq!(out.stop_reason.name(), "done", "the run must end normally");
+    assert_eq!(
+        out.metrics.final_tips, 1,
+        "honest replicas must agree at the end"
+    );
+    out
+}
+
+fn recovered_after_attack(out: &RunOutput) -> f64 {
+    let r = out
+        .metrics
+        .recovery
+        .iter()
+        .find(|r| r.after == "attack ended")
+        .expect("the end of the attack is recorded");
+    r.converged_after_s
+        .expect("honest replicas converge after the attack ends")
+}
+
+#[test]
+fn selfish_pool_with_emergent_gamma_beats_its_share_and_stops_cleanly() {
+    let mut cfg = net(1500);
+    let mut b = attack(StrategyKind::Selfish, vec![0]);
+    b.hash_share = Some(0.4);
+    b.until = Some(SimDuration::from_secs(60 * 1200));
+    cfg.byzantine = vec![b];
+    let out = run(&cfg, 1);
+    let a = &out.metrics.attacks[0];
+    // R(0.4, γ) ≥ R(0.4, 0) = 0.484 > 0.4 for any γ; the attack runs for ~80 % of the blocks,
+    // honest afterwards, so the pool still clearly beats its share. 4 binomial s.e. of slack.
+    let n = out.metrics.main_chain_length as f64;
+    let se = (0.4 * 0.6 / n).sqrt();
+    assert!(a.main_share > 0.4 + 4.0 * se, "pool share {}", a.main_share);
+    assert!(a.published > 0 && a.attempts > 0);
+    // Honest miners lose blocks to the pool's overrides.
+    assert!(
+        out.metrics.honest_fork_rate > 0.1,
+        "{}",
+        out.metrics.honest_fork_rate
+    );
+    recovered_after_attack(&out);
+}
+
+#[test]
+fn majority_attacker_takes_over_the_chain() {
+    let mut cfg = net(600);
+    let mut b = attack(StrategyKind::Selfish, vec![5]);
+    b.hash_share = Some(0.6);
+    cfg.byzantine = vec![b];
+    let out = run(&cfg, 2);
+    let a = &out.metrics.attacks[0];
+    assert!(a.main_share > 0.9, "pool share {}", a.main_share);
+    assert!(out.metrics.chain_quality < 0.1);
+}
+
+#[test]
+fn double_spend_reverses_confirmed_payments_and_honest_nodes_follow() {
+    let mut cfg = net(2000);
+    let mut b = attack(StrategyKind::DoubleSpend, vec![3]);
+    b.hash_share = Some(0.35);
+    b.confirmations = 2;
+    b.give_up = 10;
+    b.until = Some(SimDuration::from_secs(60 * 1800));
+    cfg.byzantine = vec![b];
+    let out = run(&cfg, 3);
+    let a = &out.metrics.attacks[0];
+    assert!(a.successes > 5 && a.failures > 5, "{a:?}");
+    // A success overturns at least z = 2 confirmed blocks on every honest replica.
+    assert!(a.max_depth >= 2);
+    assert!(out.metrics.reorgs.max_depth >= 2);
+    assert!(a.success_time_s.count == a.successes);
+    recovered_after_attack(&out);
+}
+
+#[test]
+fn equivocation_splits_the_honest_nodes() {
+    let base = run(&net(800), 4).metrics;
+    let mut cfg = net(800);
+    let mut b = attack(StrategyKind::Equivocate, vec![0]);
+    b.hash_share = Some(0.3);
+    cfg.byzantine = vec![b];
+    let out = run(&cfg, 4);
+    // Every attacker win makes two conflicting blocks: at least one goes stale each time.
+    let eq = &out.metrics.classes[1];
+    assert!(eq.blocks_mined >= 2 * eq.main_blocks, "{eq:?}");
+    assert!(out.metrics.fork_rate > base.fork_rate + 0.1);
+    assert!(out.metrics.reorgs.count > base.reorgs.count);
+}
+
+#[test]
+fn invalid_blocks_are_rejected_and_the_sender_banned() {
+    for (kind, ban) in [
+        (chain::Invalid::BadHeight, true),
+        (chain::Invalid::BadParent, true),
+        (chain::Invalid::BadMiner, false),
+    ] {
+        let mut cfg = net(300);
+        cfg.chain.on_invalid = if ban {
+            chain::OnInvalid::Ban
+        } else {
+            chain::OnInvalid::Ignore
+        };
+        let mut b = attack(StrategyKind::InvalidBlocks, vec![7]);
+        b.hash_share = Some(0.2);
+        b.invalid = kind;
+        cfg.byzantine = vec![b];
+        let out = run(&cfg, 5);
+        let m = &out.metrics;
+        assert!(m.invalid_blocks > 20, "{kind}: {}", m.invalid_blocks);
+        assert_eq!(
+            m.classes[1].main_blocks, 0,
+            "{kind}: an invalid block on the chain"
+        );
+        // The attacker's 6 neighbours each reject; with bans, each at most once.
+        if ban {
+            assert!(
+                m.rejected_blocks >= 1 && m.rejected_blocks <= 6,
+                "{kind}: {}",
+                m.rejected_blocks
+            );
+        } else {
+            assert!(m.rejected_blocks > 6 * 10, "{kind}: {}", m.rejected_blocks);
+        }
+        // Honest hash power is all that counts: the fork rate stays small.
+        assert!(m.fork_rate < 0.1);
+    }
+}
+
+#[test]
+fn delaying_miners_lose_revenue_and_dropping_relays_slow_propagation() {
+    let base = run(&net(600), 6).metrics;
+    let mut cfg = net(600);
+    let mut b = attack(StrategyKind::Delay, vec![0, 1, 2]);
+    b.hash_share = Some(0.3);
+    b.delay = SimDuration::from_secs(30);
+    cfg.byzantine = vec![b];
+    let m = run(&cfg, 6).metrics;
+    // Their blocks reach others 30 s late (half a block interval): many are overtaken.
+    assert!(
+        m.attacks[0].main_share < 0.3 - 0.05,
+        "{}",
+        m.attacks[0].main_share
+    );
+
+    let mut cfg = net(600);
+    let relays: Vec<u32> = (30..60).collect();
+    let mut b = attack(StrategyKind::Drop, relays.clone());
+    b.drop = 0.9;
+    b.hash_share = Some(0.0);
+    cfg.byzantine = vec![b];
+    let dropped = run(&cfg, 6).metrics;
+    let mut cfg = net(600);
+    let mut b = attack(StrategyKind::Withhold, relays);
+    b.hash_share = Some(0.0);
+    cfg.byzantine = vec![b];
+    let withheld = run(&cfg, 6).metrics;
+    // Honest nodes are those not dropping: their blocks now travel a thinner network.
+    assert!(dropped.propagation_90_s.mean > base.propagation_90_s.mean);
+    assert!(withheld.propagation_90_s.mean > base.propagation_90_s.mean);
+}
+
+#[test]
+fn eclipsed_nodes_diverge_during_the_attack_and_rejoin_after() {
+    let mut cfg = net(400);
+    let mut b = attack(StrategyKind::Eclipse, vec![0, 1, 2]);
+    b.targets = vec![10, 11];
+    b.hash_share = Some(0.0);
+    b.from = SimDuration::from_secs(60 * 50);
+    b.until = Some(SimDuration::from_secs(60 * 250));
+    cfg.byzantine = vec![b];
+    let out = run(&cfg, 7);
+    // Cut off for 200 block intervals: the victims sit on a stale tip for most of it.
+    assert!(
+        out.metrics.eclipsed_divergence_s > 60.0 * 150.0,
+        "{}",
+        out.metrics.eclipsed_divergence_s
+    );
+    recovered_after_attack(&out);
+}
+
+#[test]
+fn sybils_crowd_peer_slots_and_slow_propagation() {
+    let base = run(&net(400), 8).metrics;
+    let mut cfg = net(400);
+    let mut b = attack(StrategyKind::Sybil, (40..60).collect());
+    b.peers = 20;
+    cfg.byzantine = vec![b];
+    let m = run(&cfg, 8).metrics;
+    assert_eq!(m.classes[1].blocks_mined, 0, "Sybils have no hash power");
+    assert!(m.propagation_90_s.mean > base.propagation_90_s.mean);
+}
