@@ -380,8 +380,14 @@ fn print_summary(s: &Summary) {
         for p in &s.points {
             let f = &p.metrics["fork_rate"];
             let c = &p.metrics["convergence_time_mean_s"];
+            let attack = match p.metrics.get("attacker_share") {
+                Some(a) if s.runs.iter().any(|r| !r.metrics.chain.attacks.is_empty()) => {
+                    format!("   attackers' share {:.4} ± {:.4}", a.mean, a.ci95)
+                }
+                _ => String::new(),
+            };
             println!(
-                "  p{:03} {:<40} fork rate {:.4} ± {:.4}   convergence {:.2} ± {:.2} s",
+                "  p{:03} {:<40} fork rate {:.4} ± {:.4}   convergence {:.2} ± {:.2} s{attack}",
                 p.point,
                 scenario::fmt_params(&p.params),
                 f.mean,

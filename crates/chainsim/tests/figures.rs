@@ -200,3 +200,61 @@ fn damaged_results_give_a_clear_error() {
     std::fs::write(&summary, "{ \"scenario\": ").unwrap();
     plot_fails(&out, &["summary.json", "corrupt"]);
 }
+
+/// Sweeps over an attacker's hash share or confirmations get the published curves; attack
+/// windows are shaded on the time series.
+#[test]
+fn attack_sweeps_get_their_figures_and_windows_are_shaded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let common = r#"
+replicates = 1
+[stop]
+blocks = 150
+[network]
+nodes = 21
+topology = "complete"
+latency = "10ms"
+[consensus]
+block_interval = "10m"
+relay = "push"
+"#;
+    let cases = [
+        (
+            "sm",
+            "[[byzantine]]\nstrategy = \"selfish\"\nnodes = [0]\nhash_share = 0.3\nuntil = \"10h\"\n\
+             [sweep]\n\"byzantine.0.hash_share\" = [0.2, 0.4]\n",
+            "selfish-revenue",
+            "Eyal–Sirer",
+        ),
+        (
+            "ds",
+            "[[byzantine]]\nstrategy = \"double-spend\"\nnodes = [0]\nhash_share = 0.3\n\
+             [sweep]\n\"byzantine.0.confirmations\" = [1, 3]\n",
+            "double-spend",
+            "Rosenfeld",
+        ),
+    ];
+    for (name, table, figure, curve) in cases {
+        let file = tmp.path().join(format!("{name}.toml"));
+        std::fs::write(&file, format!("name = \"{name}\"\n{common}{table}")).unwrap();
+        let out = tmp.path().join(name);
+        chainsim()
+            .args(["run", "--quiet", "--out"])
+            .arg(&out)
+            .arg(&file)
+            .assert()
+            .success();
+        let svg = std::fs::read_to_string(out.join("figures").join(format!("{figure}.svg")))
+            .unwrap_or_else(|e| panic!("{name}: no {figure}.svg: {e}"));
+        roxmltree::Document::parse(&svg).unwrap();
+        assert!(svg.contains(curve) && svg.contains("simulated"), "{name}");
+        assert!(out.join("figures").join(format!("{figure}.png")).exists());
+    }
+    let conv = std::fs::read_to_string(tmp.path().join("sm/figures/convergence-p000.svg")).unwrap();
+    assert!(
+        conv.contains("selfish attack"),
+        "the attack window is not shaded"
+    );
+    let html = std::fs::read_to_string(tmp.path().join("ds/report.html")).unwrap();
+    assert!(html.contains("<h2>Attacks</h2>") && html.contains("double-spend success"));
+}

@@ -184,15 +184,21 @@ impl<N: Node> World<N> {
                 let n = self.net.crashes[idx].node;
                 self.net.up[n.idx()] = true;
                 self.invoke(n, |node, ctx| node.on_restart(ctx));
-                for i in 0..self.net.topo.degree(n) {
-                    let p = self.net.topo.peers(n)[i];
-                    self.reconnect(n, p);
-                }
+                self.reconnect_peers(n);
                 NetEvent::NodeUp(n)
             }
             _ => unreachable!("unknown network control {tag:#x}"),
         };
         driver.on_net_event(self, ev);
+    }
+
+    /// `n` and each of its peers greet each other again (as after a restart, or when a node
+    /// that misbehaved on its links starts behaving).
+    pub fn reconnect_peers(&mut self, n: NodeId) {
+        for i in 0..self.net.topo.degree(n) {
+            let p = self.net.topo.peers(n)[i];
+            self.reconnect(n, p);
+        }
     }
 
     fn reconnect(&mut self, a: NodeId, b: NodeId) {

@@ -28,6 +28,75 @@ pub fn all(res: &Results) -> Vec<Chart> {
     if swept {
         out.push(fork_rate(res));
     }
+    out.extend(attack_figures(res));
+    out
+}
+
+/// For sweeps over a selfish pool's hash share, revenue vs α against Eyal & Sirer; for sweeps
+/// over a double-spender's confirmations, success vs z against Rosenfeld and Nakamoto.
+fn attack_figures(res: &Results) -> Vec<Chart> {
+    use crate::validation::{double_spend_chart, revenue_chart, Points};
+    let plan = &res.plan;
+    let mut out = vec![];
+    let Some(first) = plan.points.first() else {
+        return out;
+    };
+    for (i, b) in first.config.byzantine.iter().enumerate() {
+        let key = |field: &str| format!("byzantine.{i}.{field}");
+        let swept = |k: &str| first.params.contains_key(k);
+        if b.strategy == runner::StrategyKind::Selfish && swept(&key("hash_share")) {
+            let pts: Points = res
+                .summary
+                .points
+                .iter()
+                .filter_map(|p| {
+                    let a = plan.points[p.point].config.byzantine[i].hash_share?;
+                    let m = p.metrics.get("attacker_share")?;
+                    Some((a, m.mean, m.mean - m.ci95, m.mean + m.ci95))
+                })
+                .collect();
+            let gamma = b
+                .gamma
+                .map_or("γ from the network".to_string(), |g| format!("γ = {g}"));
+            out.push(revenue_chart(
+                &format!(
+                    "{}: selfish pool revenue vs hash share ({gamma})",
+                    plan.name
+                ),
+                &[0.0, 0.5, 1.0],
+                &[(format!("simulated, {gamma} (± 95% CI)"), 3, pts)],
+            ));
+        }
+        if b.strategy == runner::StrategyKind::DoubleSpend && swept(&key("confirmations")) {
+            let q = b.hash_share.unwrap_or_else(|| {
+                res.runs
+                    .first()
+                    .and_then(|r| r.record.metrics.chain.attacks.get(i))
+                    .map_or(0.0, |a| a.hash_share)
+            });
+            let pts: Points = (0..plan.points.len())
+                .map(|p| {
+                    let z = f64::from(plan.points[p].config.byzantine[i].confirmations);
+                    let (s, f) = res.point_runs(p).fold((0u64, 0u64), |(s, f), r| {
+                        let a = r.record.metrics.chain.attacks.get(i);
+                        (
+                            s + a.map_or(0, |a| a.successes),
+                            f + a.map_or(0, |a| a.failures),
+                        )
+                    });
+                    let n = (s + f).max(1);
+                    let rate = s as f64 / n as f64;
+                    let half = 1.96 * metrics::binomial_se(rate, n);
+                    (z, rate, rate - half, rate + half)
+                })
+                .collect();
+            out.push(double_spend_chart(
+                &format!("{}: double-spend success vs confirmations", plan.name),
+                &[q],
+                &[("simulated (± 95% CI, races pooled)".to_string(), 0, pts)],
+            ));
+        }
+    }
     out
 }
 
@@ -211,6 +280,18 @@ fn time_series(res: &Results, p: usize, suffix: &str, m: Metric) -> Chart {
                 "partition".into()
             },
             color: RGBColor(214, 39, 40),
+        });
+    }
+    // Attack windows (an attack for the whole run is not a window).
+    for b in &cfg.byzantine {
+        if b.from.is_zero() && b.until.is_none() {
+            continue;
+        }
+        c.bands.push(Band {
+            from: b.from.as_secs_f64() / u.div,
+            to: b.until.map_or(t_max, |d| d.as_secs_f64()) / u.div,
+            label: format!("{} attack", b.strategy),
+            color: RGBColor(148, 103, 189),
         });
     }
     let many = runs.len() > 1;

@@ -39,6 +39,65 @@ th{background:#f3f3f3}td.l,th.l{text-align:left}code,pre{font-family:monospace}\
 pre{background:#f7f7f7;padding:1em;overflow-x:auto;font-size:13px}figure{margin:2em 0}\
 figure svg{max-width:100%;height:auto;border:1px solid #eee}figcaption{font-size:14px;color:#555}";
 
+/// Columns of the attack table: (metric key, heading, digits).
+const ATTACK_COLUMNS: [(&str, &str, usize); 7] = [
+    ("attacker_share", "attackers' main-chain share", 4),
+    ("honest_fork_rate", "honest fork rate", 4),
+    ("double_spend_success_rate", "double-spend success", 4),
+    ("reorg_max_depth", "max reorg depth", 1),
+    ("eclipsed_divergence_s", "eclipsed divergence (s)", 0),
+    ("rejected_blocks", "invalid blocks rejected", 1),
+    ("recovery_after_attack_s", "converged after attack (s)", 1),
+];
+
+fn cell(h: &mut String, m: Option<&metrics::MeanCi>, replicates: usize, digits: usize) {
+    match m {
+        Some(m) if replicates > 1 => {
+            let _ = write!(h, "<td>{:.d$} ± {:.d$}</td>", m.mean, m.ci95, d = digits);
+        }
+        Some(m) => {
+            let _ = write!(h, "<td>{:.d$}</td>", m.mean, d = digits);
+        }
+        None => h.push_str("<td>–</td>"),
+    }
+}
+
+/// Per point: the attackers' strategies and hash shares, and what they achieved.
+fn attacks(h: &mut String, res: &Results) {
+    h.push_str(
+        "<h2>Attacks</h2>\n<table><tr><th class=\"l\">point</th><th class=\"l\">attackers</th><th>n</th>",
+    );
+    for (_, head, _) in ATTACK_COLUMNS {
+        let _ = write!(h, "<th>{}</th>", escape(head));
+    }
+    h.push_str("</tr>\n");
+    for p in &res.summary.points {
+        let who: Vec<String> = res.plan.points[p.point]
+            .config
+            .byzantine
+            .iter()
+            .map(|b| {
+                let share = b
+                    .hash_share
+                    .map_or(String::new(), |s| format!(", hash {s}"));
+                format!("{} ×{}{share}", b.strategy, b.nodes.len())
+            })
+            .collect();
+        let _ = write!(
+            h,
+            "<tr><td class=\"l\">p{:03}</td><td class=\"l\">{}</td><td>{}</td>",
+            p.point,
+            escape(&who.join("; ")),
+            p.replicates
+        );
+        for (key, _, digits) in ATTACK_COLUMNS {
+            cell(h, p.metrics.get(key), p.replicates, digits);
+        }
+        h.push_str("</tr>\n");
+    }
+    h.push_str("</table>\n");
+}
+
 /// The page. `figures` pairs each chart with its SVG text.
 pub fn page(res: &Results, figures: &[(&Chart, String)]) -> String {
     let s = &res.summary;
@@ -80,19 +139,15 @@ pub fn page(res: &Results, figures: &[(&Chart, String)]) -> String {
             p.replicates
         );
         for (key, _, digits) in COLUMNS {
-            match p.metrics.get(key) {
-                Some(m) if p.replicates > 1 => {
-                    let _ = write!(h, "<td>{:.d$} ± {:.d$}</td>", m.mean, m.ci95, d = digits);
-                }
-                Some(m) => {
-                    let _ = write!(h, "<td>{:.d$}</td>", m.mean, d = digits);
-                }
-                None => h.push_str("<td>–</td>"),
-            }
+            cell(&mut h, p.metrics.get(key), p.replicates, digits);
         }
         h.push_str("</tr>\n");
     }
-    h.push_str("</table>\n<h2>Figures</h2>\n");
+    h.push_str("</table>\n");
+    if !plan.points.iter().all(|p| p.config.byzantine.is_empty()) {
+        attacks(&mut h, res);
+    }
+    h.push_str("<h2>Figures</h2>\n");
     for (c, svg) in figures {
         let body = svg.find("<svg").map_or(svg.as_str(), |i| &svg[i..]);
         let _ = writeln!(

@@ -123,6 +123,29 @@ pub fn point_metrics(r: &RunRecord) -> Vec<(&'static str, f64)> {
         ("reorgs", m.reorgs.count as f64),
         ("reorg_max_depth", f64::from(m.reorgs.max_depth)),
         ("chain_quality", m.chain_quality),
+        ("honest_fork_rate", m.honest_fork_rate),
+        (
+            "attacker_share",
+            m.attacks.iter().map(|a| a.main_share).sum::<f64>(),
+        ),
+        (
+            "double_spend_success_rate",
+            m.attacks
+                .iter()
+                .filter(|a| a.strategy == "double-spend")
+                .map(|a| a.success_rate)
+                .sum::<f64>(),
+        ),
+        ("eclipsed_divergence_s", m.eclipsed_divergence_s),
+        ("rejected_blocks", m.rejected_blocks as f64),
+        (
+            "recovery_after_attack_s",
+            m.recovery
+                .iter()
+                .find(|r| r.after == "attack ended")
+                .and_then(|r| r.converged_after_s)
+                .unwrap_or(f64::NAN),
+        ),
         ("events", r.metrics.events as f64),
     ]
 }
@@ -136,8 +159,15 @@ pub fn summarise(plan: &Plan, runs: Vec<RunRecord>) -> Summary {
             let mut metrics = BTreeMap::new();
             if let Some(first) = mine.first() {
                 for (i, (name, _)) in point_metrics(first).into_iter().enumerate() {
-                    let xs: Vec<f64> = mine.iter().map(|r| point_metrics(r)[i].1).collect();
-                    metrics.insert(name.to_string(), MeanCi::of(&xs));
+                    // NaN marks "does not apply" (e.g. no attack ended): left out.
+                    let xs: Vec<f64> = mine
+                        .iter()
+                        .map(|r| point_metrics(r)[i].1)
+                        .filter(|x| x.is_finite())
+                        .collect();
+                    if !xs.is_empty() {
+                        metrics.insert(name.to_string(), MeanCi::of(&xs));
+                    }
                 }
             }
             PointSummary {

@@ -9,12 +9,19 @@ const GREY: RGBColor = RGBColor(110, 110, 110);
 /// 95 % confidence half-width in standard errors (normal).
 const CI95: f64 = 1.96;
 
-/// Revenue vs α: simulated (± 95 % CI) against Eyal & Sirer's R(α, γ), and honest y = α.
-pub fn revenue(rows: &[Row]) -> Chart {
-    let mut c = Chart::new(
-        "selfish-revenue",
-        "selfish mining (SM1): pool revenue vs hash share",
-    );
+/// Simulated points with their 95 % interval: (x, mean, low, high).
+pub type Points = Vec<(f64, f64, f64, f64)>;
+
+fn sim_series(label: String, pts: &Points, col: RGBColor) -> Series {
+    Series::line(Some(label), pts.iter().map(|p| (p.0, p.1)).collect(), col)
+        .points()
+        .errors(pts.clone())
+}
+
+/// Revenue vs α: Eyal & Sirer's R(α, γ) for each γ in `gammas`, the honest line y = α, and
+/// simulated series (label, colour index, points).
+pub fn revenue_chart(title: &str, gammas: &[f64], sims: &[(String, usize, Points)]) -> Chart {
+    let mut c = Chart::new("selfish-revenue", title);
     c.x_label = "pool hash share α".into();
     c.y_label = "pool share of the main chain".into();
     c.x = (0.0, 0.5);
@@ -24,7 +31,7 @@ pub fn revenue(rows: &[Row]) -> Chart {
         .collect();
     c.series
         .push(Series::line(Some("honest mining: revenue = α".into()), honest, GREY).dashed());
-    for (i, &g) in SELFISH_GAMMAS.iter().enumerate() {
+    for (i, &g) in gammas.iter().enumerate() {
         let curve = (0..=90)
             .map(|k| {
                 let a = f64::from(k) / 200.0;
@@ -36,51 +43,26 @@ pub fn revenue(rows: &[Row]) -> Chart {
             curve,
             color(i),
         ));
-        let sim: Vec<&Row> = rows
-            .iter()
-            .filter(|r| r.group == "selfish mining revenue" && r.line == g)
-            .collect();
-        c.series.push(
-            Series::line(
-                Some(format!("simulated, γ={g} (± 95% CI)")),
-                sim.iter().map(|r| (r.x, r.simulated)).collect(),
-                color(i),
-            )
-            .points()
-            .errors(
-                sim.iter()
-                    .map(|r| {
-                        (
-                            r.x,
-                            r.simulated,
-                            r.simulated - CI95 * r.se,
-                            r.simulated + CI95 * r.se,
-                        )
-                    })
-                    .collect(),
-            ),
-        );
+    }
+    for (label, col, pts) in sims {
+        c.series.push(sim_series(label.clone(), pts, color(*col)));
     }
     c
 }
 
-/// Double-spend success vs z (log scale): simulated against Rosenfeld and Nakamoto.
-pub fn double_spend(rows: &[Row]) -> Chart {
-    let mut c = Chart::new(
-        "double-spend",
-        "double spend: success probability vs confirmations",
-    );
+/// Double-spend success vs z on a log scale: Rosenfeld (exact) and Nakamoto (approximate) for
+/// each q in `qs`, and simulated series (label, index into `qs`, points).
+pub fn double_spend_chart(title: &str, qs: &[f64], sims: &[(String, usize, Points)]) -> Chart {
+    let mut c = Chart::new("double-spend", title);
     c.x_label = "confirmations z the merchant waits for".into();
     c.y_label = "probability the attacker succeeds".into();
     c.y_log = true;
-    let sim: Vec<&Row> = rows
+    let z_max = sims
         .iter()
-        .filter(|r| r.group == "double-spend success")
-        .collect();
-    let mut qs: Vec<f64> = sim.iter().map(|r| r.line).collect();
-    qs.sort_by(f64::total_cmp);
-    qs.dedup();
-    let z_max = sim.iter().map(|r| r.x as u32).max().unwrap_or(6).max(6);
+        .flat_map(|s| s.2.iter().map(|p| p.0 as u32))
+        .max()
+        .unwrap_or(6)
+        .max(6);
     c.x = (0.0, f64::from(z_max) + 0.5);
     let mut y_min: f64 = 1.0;
     for (i, &q) in qs.iter().enumerate() {
@@ -98,29 +80,75 @@ pub fn double_spend(rows: &[Row]) -> Chart {
         ));
         c.series
             .push(Series::line(Some(format!("Nakamoto (approx.), q={q}")), nak, color(i)).dashed());
-        let mine: Vec<&&Row> = sim.iter().filter(|r| r.line == q).collect();
-        c.series.push(
-            Series::line(
-                Some(format!("simulated, q={q} (± 95% CI)")),
-                mine.iter().map(|r| (r.x, r.simulated)).collect(),
-                color(i),
-            )
-            .points()
-            .errors(
-                mine.iter()
-                    .map(|r| {
-                        let lo = (r.simulated - CI95 * r.se).max(r.simulated / 10.0);
-                        (r.x, r.simulated, lo, r.simulated + CI95 * r.se)
-                    })
-                    .collect(),
-            ),
-        );
+    }
+    for (label, i, pts) in sims {
+        // A log axis cannot show 0: clip the interval's foot at a tenth of the value.
+        let pts: Points = pts
+            .iter()
+            .map(|&(x, m, lo, hi)| (x, m, lo.max(m / 10.0), hi))
+            .collect();
+        y_min = pts.iter().map(|p| p.2).fold(y_min, f64::min);
+        c.series.push(sim_series(label.clone(), &pts, color(*i)));
     }
     c.y = (
         libm::pow(10.0, libm::floor(libm::log10(y_min.max(1e-9)))),
         1.5,
     );
     c
+}
+
+fn ci(r: &Row) -> (f64, f64, f64, f64) {
+    (
+        r.x,
+        r.simulated,
+        r.simulated - CI95 * r.se,
+        r.simulated + CI95 * r.se,
+    )
+}
+
+/// The validation suite's revenue figure.
+pub fn revenue(rows: &[Row]) -> Chart {
+    let sims: Vec<(String, usize, Points)> = SELFISH_GAMMAS
+        .iter()
+        .enumerate()
+        .map(|(i, &g)| {
+            let pts = rows
+                .iter()
+                .filter(|r| r.group == "selfish mining revenue" && r.line == g)
+                .map(ci)
+                .collect();
+            (format!("simulated, γ={g} (± 95% CI)"), i, pts)
+        })
+        .collect();
+    revenue_chart(
+        "selfish mining (SM1): pool revenue vs hash share",
+        &SELFISH_GAMMAS,
+        &sims,
+    )
+}
+
+/// The validation suite's double-spend figure.
+pub fn double_spend(rows: &[Row]) -> Chart {
+    let sim: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.group == "double-spend success")
+        .collect();
+    let mut qs: Vec<f64> = sim.iter().map(|r| r.line).collect();
+    qs.sort_by(f64::total_cmp);
+    qs.dedup();
+    let sims: Vec<(String, usize, Points)> = qs
+        .iter()
+        .enumerate()
+        .map(|(i, &q)| {
+            let pts = sim.iter().filter(|r| r.line == q).map(|r| ci(r)).collect();
+            (format!("simulated, q={q} (± 95% CI)"), i, pts)
+        })
+        .collect();
+    double_spend_chart(
+        "double spend: success probability vs confirmations",
+        &qs,
+        &sims,
+    )
 }
 
 fn num(x: f64) -> String {

@@ -214,6 +214,10 @@ impl Driver<ChainNode> for ChainDriver {
                     world.nodes[n as usize].set_active(start);
                 }
                 if !start {
+                    // Like a node coming back: the attackers and their peers exchange tips.
+                    for &n in &self.attacks[i].0 {
+                        world.reconnect_peers(NodeId(n));
+                    }
                     self.observer.disturbance(now, "attack ended");
                 }
             }

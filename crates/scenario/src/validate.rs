@@ -679,6 +679,7 @@ pub fn validate(f: &ScenarioFile) -> Result<RunConfig, Vec<Issue>> {
     if sample_interval.is_zero() {
         v.err("metrics.sample_interval", "must be positive");
     }
+    let byzantine = byzantine(&mut v, f, nodes);
     if !v.issues.is_empty() {
         return Err(v.issues);
     }
@@ -699,7 +700,7 @@ pub fn validate(f: &ScenarioFile) -> Result<RunConfig, Vec<Issue>> {
         jitter: n.jitter.map(|d| d.0).unwrap_or(SimDuration::ZERO),
         partitions,
         crashes,
-        byzantine: byzantine(&mut v, f, nodes),
+        byzantine,
         chain,
         block_interval: interval,
         hash_power,

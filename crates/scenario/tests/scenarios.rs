@@ -173,3 +173,49 @@ fn sweep_expands_grid_times_replicates_and_checks_values() {
         err(&unknown)
     );
 }
+
+/// Regression: `[[byzantine]]` problems were collected after the error check and so ignored.
+#[test]
+fn byzantine_tables_are_validated_with_located_keys() {
+    let text = format!(
+        "{QUICKSTART}\n[[byzantine]]\nstrategy = \"withhold\"\nnodes = [1]\ngamma = 0.5\n\n\
+         [[byzantine]]\nstrategy = \"selfish\"\nnodes = [\"1..3\"]\nhash_share = 1.5\n\n\
+         [[byzantine]]\nstrategy = \"eclipse\"\nnodes = [4]\n"
+    );
+    let e = err(&text);
+    let keys: Vec<&str> = e.0.iter().filter_map(|x| x.key.as_deref()).collect();
+    for want in [
+        "byzantine[0].gamma",
+        "byzantine[1].nodes",
+        "byzantine[1].hash_share",
+        "byzantine[2].targets",
+    ] {
+        assert!(keys.contains(&want), "no error for {want}: {e}");
+    }
+    let gamma =
+        e.0.iter()
+            .find(|x| x.key.as_deref() == Some("byzantine[0].gamma"))
+            .unwrap();
+    assert_eq!(gamma.line, Some(line_of(&text, "gamma = 0.5")), "{e}");
+}
+
+#[test]
+fn sweeps_reach_into_byzantine_tables() {
+    let text = format!(
+        "{QUICKSTART}\n[[byzantine]]\nstrategy = \"selfish\"\nnodes = [0]\nhash_share = 0.2\n\n\
+         [sweep]\n\"byzantine.0.hash_share\" = [0.1, 0.3]\n"
+    );
+    let plan = parse("t.toml", &text).unwrap();
+    let shares: Vec<Option<f64>> = plan
+        .points
+        .iter()
+        .map(|p| p.config.byzantine[0].hash_share)
+        .collect();
+    assert_eq!(shares, vec![Some(0.1), Some(0.3)]);
+    let bad = text.replace("byzantine.0.hash_share", "byzantine.3.hash_share");
+    assert!(
+        err(&bad).to_string().contains("past the end"),
+        "{}",
+        err(&bad)
+    );
+}
