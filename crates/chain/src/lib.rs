@@ -16,4 +16,4 @@ pub use node::{
     ChainMsg, ChainNode, ChainNote, ChainParams, ForkChoice, MsgKind, OnInvalid, Relay, Shared,
     TieRule,
 };
-pub use roles::{AttackStats, DoubleSpend, Role, Selfish, Template};
+pub use roles::{AttackStats, DoubleSpend, Fork, Role, Selfish, Template};

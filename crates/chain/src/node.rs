@@ -336,14 +336,19 @@ impl ChainNode {
                     self.set_known(x);
                     ctx.note(ChainNote::Accepted(x));
                     // Peers that announced x have it: announce to everyone else (as Bitcoin's
-                    // known-inventory filter does).
-                    let msg = self.announcement(ctx, x);
-                    let had = self
-                        .announcers
-                        .iter()
-                        .filter(|(y, _)| *y == x)
-                        .map(|&(_, p)| p);
-                    ctx.broadcast_skipping(msg, f, had);
+                    // known-inventory filter does). A role may keep some blocks to itself.
+                    if !self.active || self.role.relays(ctx.shared.store.get(x).miner) {
+                        let msg = self.announcement(ctx, x);
+                        let had = self
+                            .announcers
+                            .iter()
+                            .filter(|(y, _)| *y == x)
+                            .map(|&(_, p)| p);
+                        ctx.broadcast_skipping(msg, f, had);
+                    }
+                    if self.active {
+                        self.role.saw(&ctx.shared.store, x);
+                    }
                     self.announcers.retain(|(y, _)| *y != x);
                     self.fork_choice(ctx, x);
                 }

@@ -75,6 +75,26 @@ impl DoubleSpend {
     }
 }
 
+/// An eclipse that feeds its victims a private fork: the attacker nodes (the crew) mine on their
+/// own chain from the moment the attack starts, relay only the crew's blocks, and never relay
+/// honest ones — so nodes connected only to the crew see the fork as the whole chain.
+#[derive(Clone, Debug)]
+pub struct Fork {
+    /// Per node: part of the crew.
+    pub crew: Vec<bool>,
+    /// The crew's best block (None until the first one).
+    private: Option<BlockId>,
+}
+
+impl Fork {
+    pub fn new(crew: Vec<bool>) -> Self {
+        Fork {
+            crew,
+            private: None,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub enum Role {
     #[default]
@@ -85,6 +105,7 @@ pub enum Role {
     Equivocate,
     /// Every win yields a block that fails validation in this way, announced to every peer.
     InvalidBlocks(Invalid),
+    Fork(Fork),
 }
 
 impl Role {
@@ -92,7 +113,30 @@ impl Role {
         match self {
             Role::Selfish(s) => s.private,
             Role::DoubleSpend(d) => d.withheld.last().copied(),
+            Role::Fork(f) => f.private,
             _ => None,
+        }
+    }
+
+    /// Whether an active node in this role passes on blocks mined by `miner`.
+    pub(crate) fn relays(&self, miner: des::NodeId) -> bool {
+        match self {
+            Role::Fork(f) => f.crew.get(miner.idx()).copied().unwrap_or(false),
+            _ => true,
+        }
+    }
+
+    /// An active node in this role stored block `b`.
+    pub(crate) fn saw(&mut self, store: &crate::BlockStore, b: BlockId) {
+        if let Role::Fork(f) = self {
+            let mine = f
+                .crew
+                .get(store.get(b).miner.idx())
+                .copied()
+                .unwrap_or(false);
+            if mine && f.private.is_none_or(|p| store.height(b) > store.height(p)) {
+                f.private = Some(b);
+            }
         }
     }
 
@@ -132,6 +176,7 @@ impl ChainNode {
                     d.withheld.clear();
                     d.race = None;
                 }
+                Role::Fork(f) => f.private = None,
                 _ => {}
             }
         }
@@ -154,7 +199,8 @@ impl ChainNode {
         twin: Option<BlockId>,
     ) {
         match &mut self.role {
-            Role::Honest => self.connect(ctx, b, None),
+            // A fork block is stored, relayed (to the crew's peers) and becomes the crew's tip.
+            Role::Honest | Role::Fork(_) => self.connect(ctx, b, None),
             Role::Selfish(s) => {
                 s.private = Some(b);
                 s.withheld.push(b);

@@ -128,6 +128,10 @@ pub struct AttackReport {
     pub abandoned: u64,
     /// Deepest public chain a release overturned.
     pub max_depth: u32,
+    /// Over the samples inside the attack window: mean fraction of honest nodes on the most
+    /// common tip, and the largest common-prefix depth.
+    pub during_consistency: f64,
+    pub during_prefix_depth_max: u32,
 }
 
 /// What happened to one block: `blocks/<run>.csv`.

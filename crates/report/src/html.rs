@@ -40,9 +40,19 @@ pre{background:#f7f7f7;padding:1em;overflow-x:auto;font-size:13px}figure{margin:
 figure svg{max-width:100%;height:auto;border:1px solid #eee}figcaption{font-size:14px;color:#555}";
 
 /// Columns of the attack table: (metric key, heading, digits).
-const ATTACK_COLUMNS: [(&str, &str, usize); 7] = [
+const ATTACK_COLUMNS: [(&str, &str, usize); 9] = [
     ("attacker_share", "attackers' main-chain share", 4),
     ("honest_fork_rate", "honest fork rate", 4),
+    (
+        "consistency_during_attack",
+        "on the common tip during attack",
+        3,
+    ),
+    (
+        "prefix_depth_max_during_attack",
+        "max prefix depth during attack",
+        1,
+    ),
     ("double_spend_success_rate", "double-spend success", 4),
     ("reorg_max_depth", "max reorg depth", 1),
     ("eclipsed_divergence_s", "eclipsed divergence (s)", 0),

@@ -137,6 +137,16 @@ pub fn point_metrics(r: &RunRecord) -> Vec<(&'static str, f64)> {
                 .sum::<f64>(),
         ),
         ("eclipsed_divergence_s", m.eclipsed_divergence_s),
+        (
+            "consistency_during_attack",
+            m.attacks.first().map_or(f64::NAN, |a| a.during_consistency),
+        ),
+        (
+            "prefix_depth_max_during_attack",
+            m.attacks
+                .first()
+                .map_or(f64::NAN, |a| f64::from(a.during_prefix_depth_max)),
+        ),
         ("rejected_blocks", m.rejected_blocks as f64),
         (
             "recovery_after_attack_s",

@@ -1,10 +1,10 @@
 //! Turning `[[byzantine]]` tables into a run: observer classes, replica roles, link rules,
 //! rewired topology, attack windows, and the per-attacker report at the end.
 
-use crate::config::{ByzantineCfg, RunConfig, StrategyKind};
-use chain::{ChainNode, DoubleSpend, Role, Selfish};
-use des::{NodeId, SimRng, SimTime};
-use metrics::{AttackReport, ChainMetrics, Dist};
+use crate::config::{ByzantineCfg, EclipseFeed, RunConfig, StrategyKind};
+use chain::{ChainNode, DoubleSpend, Fork, Role, Selfish};
+use des::{NodeId, SimDuration, SimRng, SimTime};
+use metrics::{AttackReport, ChainMetrics, Dist, Sample};
 use net::{LinkAction, Misbehave, Rule, Topology};
 
 /// Class per node (0 = honest, i + 1 = table i) and the class names.
@@ -89,10 +89,11 @@ pub fn link_rules(cfg: &RunConfig) -> Vec<Rule> {
                 StrategyKind::Delay => (LinkAction::Delay(b.delay), None),
                 StrategyKind::Drop => (LinkAction::Drop(b.drop), None),
                 StrategyKind::Eclipse => (
-                    if b.delay.is_zero() {
-                        LinkAction::Withhold
-                    } else {
-                        LinkAction::Delay(b.delay)
+                    match b.feed {
+                        EclipseFeed::Withhold => LinkAction::Withhold,
+                        EclipseFeed::Delay => LinkAction::Delay(b.delay),
+                        // The crew's role decides what it relays.
+                        EclipseFeed::PrivateFork => return None,
                     },
                     Some(member_mask(n, &b.targets)),
                 ),
@@ -120,6 +121,9 @@ pub fn assign_roles(cfg: &RunConfig, nodes: &mut [ChainNode]) {
             }
             StrategyKind::Equivocate => Role::Equivocate,
             StrategyKind::InvalidBlocks => Role::InvalidBlocks(b.invalid),
+            StrategyKind::Eclipse if b.feed == EclipseFeed::PrivateFork => {
+                Role::Fork(Fork::new(member_mask(cfg.nodes, &b.nodes)))
+            }
             _ => continue,
         };
         for &i in &b.nodes {
@@ -163,7 +167,12 @@ pub fn victims(cfg: &RunConfig) -> Vec<NodeId> {
 }
 
 /// One report per table, from the class shares and the attackers' own counts.
-pub fn reports(cfg: &RunConfig, m: &ChainMetrics, nodes: &[ChainNode]) -> Vec<AttackReport> {
+pub fn reports(
+    cfg: &RunConfig,
+    m: &ChainMetrics,
+    nodes: &[ChainNode],
+    samples: &[Sample],
+) -> Vec<AttackReport> {
     cfg.byzantine
         .iter()
         .enumerate()
@@ -196,6 +205,20 @@ pub fn reports(cfg: &RunConfig, m: &ChainMetrics, nodes: &[ChainNode]) -> Vec<At
                 r.successes as f64 / done as f64
             };
             r.success_time_s = Dist::of(&mut times);
+            let (from, until) = window(b);
+            let inside: Vec<&Sample> = samples
+                .iter()
+                .filter(|s| {
+                    let t = SimTime::ZERO.saturating_add(SimDuration::from_secs_f64(s.t_s));
+                    t >= from && t < until
+                })
+                .collect();
+            if !inside.is_empty() {
+                r.during_consistency =
+                    inside.iter().map(|s| s.consistency).sum::<f64>() / inside.len() as f64;
+                r.during_prefix_depth_max =
+                    inside.iter().map(|s| s.prefix_depth).max().unwrap_or(0);
+            }
             r
         })
         .collect()

@@ -85,6 +85,18 @@ des::named_enum! {
     }
 }
 
+des::named_enum! {
+    /// What eclipse attackers feed their victims.
+    pub enum EclipseFeed {
+        /// Nothing.
+        Withhold = "withhold",
+        /// Everything, `delay` late.
+        Delay = "delay",
+        /// A chain the attackers mine in private (with their hash share) instead of the real one.
+        PrivateFork = "private-fork",
+    }
+}
+
 /// One `[[byzantine]]` table, validated.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ByzantineCfg {
@@ -102,8 +114,9 @@ pub struct ByzantineCfg {
     pub delay: SimDuration,
     /// Drop: the fraction dropped.
     pub drop: f64,
-    /// Eclipse: the victims.
+    /// Eclipse: the victims, and what they are fed.
     pub targets: Vec<u32>,
+    pub feed: EclipseFeed,
     /// Sybil: extra connections per identity.
     pub peers: u32,
     pub from: SimDuration,
@@ -123,6 +136,7 @@ impl ByzantineCfg {
             delay: SimDuration::ZERO,
             drop: 0.0,
             targets: vec![],
+            feed: EclipseFeed::Withhold,
             peers: 8,
             from: SimDuration::ZERO,
             until: None,

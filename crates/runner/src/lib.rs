@@ -10,7 +10,8 @@ pub mod driver;
 pub mod validate;
 
 pub use config::{
-    ByzantineCfg, CrashCfg, HashDist, HashPower, PartitionCfg, RegionCfg, RunConfig, StrategyKind,
+    ByzantineCfg, CrashCfg, EclipseFeed, HashDist, HashPower, PartitionCfg, RegionCfg, RunConfig,
+    StrategyKind,
 };
 pub use driver::{check_safety, ChainDriver, Progress};
 
@@ -278,7 +279,7 @@ pub fn run_with_progress(
     let store = &world.shared.store;
     driver.observer.sample(now, store);
     let mut metrics = driver.observer.finish(now, store);
-    metrics.attacks = attack::reports(cfg, &metrics, &world.nodes);
+    metrics.attacks = attack::reports(cfg, &metrics, &world.nodes, driver.observer.samples());
     let s = &world.net.stats;
     let mut by_kind = BTreeMap::new();
     for k in MsgKind::ALL {

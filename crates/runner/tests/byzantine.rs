@@ -211,6 +211,27 @@ fn eclipsed_nodes_diverge_during_the_attack_and_rejoin_after() {
 }
 
 #[test]
+fn a_private_fork_eclipse_fools_the_victims_until_it_ends() {
+    let mut cfg = net(400);
+    let mut b = attack(StrategyKind::Eclipse, vec![0, 1, 2]);
+    b.targets = vec![10, 11];
+    b.hash_share = Some(0.2);
+    b.feed = runner::EclipseFeed::PrivateFork;
+    b.from = SimDuration::from_secs(60 * 50);
+    b.until = Some(SimDuration::from_secs(60 * 250));
+    cfg.byzantine = vec![b];
+    let out = run(&cfg, 9);
+    let m = &out.metrics;
+    // The crew's 20 % mines ~40 fork blocks over the 200 intervals of the attack; the victims
+    // adopt them and drop them all when it ends: a deep reorg, and the fork blocks go stale.
+    let crew = &m.classes[1];
+    assert!(crew.blocks_mined - crew.main_blocks > 20, "{crew:?}");
+    assert!(m.reorgs.max_depth >= 10, "{:?}", m.reorgs);
+    assert!(m.eclipsed_divergence_s > 60.0 * 150.0);
+    recovered_after_attack(&out);
+}
+
+#[test]
 fn sybils_crowd_peer_slots_and_slow_propagation() {
     let base = run(&net(400), 8).metrics;
     let mut cfg = net(400);

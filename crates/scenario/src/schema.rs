@@ -92,6 +92,8 @@ pub struct ByzantineToml {
     pub drop: Option<f64>,
     #[serde(default)]
     pub targets: Vec<NodeRef>,
+    /// Eclipse: withhold | delay | private-fork.
+    pub feed: Option<String>,
     pub peers: Option<i64>,
     pub from: Option<Dur>,
     pub until: Option<Dur>,

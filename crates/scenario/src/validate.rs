@@ -9,7 +9,8 @@ use chain::{ChainParams, ForkChoice, Invalid, OnInvalid, Relay, TieRule};
 use des::SimDuration;
 use net::{DegreeDist, Latency, Spread, TopologyKind};
 use runner::{
-    ByzantineCfg, CrashCfg, HashDist, HashPower, PartitionCfg, RegionCfg, RunConfig, StrategyKind,
+    ByzantineCfg, CrashCfg, EclipseFeed, HashDist, HashPower, PartitionCfg, RegionCfg, RunConfig,
+    StrategyKind,
 };
 use std::str::FromStr;
 
@@ -181,6 +182,25 @@ fn byzantine(v: &mut V, f: &ScenarioFile, nodes: u32) -> Vec<ByzantineCfg> {
             &[StrategyKind::Eclipse],
         );
         only(v, "peers", t.peers.is_some(), &[StrategyKind::Sybil]);
+        only(v, "feed", t.feed.is_some(), &[StrategyKind::Eclipse]);
+        b.feed = v.enum_value(
+            &k("feed"),
+            t.feed.as_deref(),
+            if t.delay.is_some() {
+                EclipseFeed::Delay
+            } else {
+                EclipseFeed::Withhold
+            },
+        );
+        if strategy == StrategyKind::Eclipse
+            && b.feed == EclipseFeed::PrivateFork
+            && !t.hash_share.is_some_and(|h| h > 0.0)
+        {
+            v.err(
+                k("hash_share"),
+                "a private-fork eclipse needs the attackers to have hash power",
+            );
+        }
         if let Some(h) = t.hash_share {
             if strategy == StrategyKind::Sybil && h != 0.0 {
                 v.err(k("hash_share"), "Sybil identities have no hash power");
@@ -198,11 +218,10 @@ fn byzantine(v: &mut V, f: &ScenarioFile, nodes: u32) -> Vec<ByzantineCfg> {
         b.give_up = v.count(&k("give_up"), t.give_up.unwrap_or(20), 1, 100_000);
         b.invalid = v.enum_value(&k("invalid"), t.invalid.as_deref(), Invalid::BadHeight);
         b.delay = t.delay.map(|d| d.0).unwrap_or(SimDuration::ZERO);
-        if strategy == StrategyKind::Delay && b.delay.is_zero() {
-            v.err(
-                k("delay"),
-                "strategy delay needs a positive delay, e.g. \"30s\"",
-            );
+        let needs_delay = strategy == StrategyKind::Delay
+            || (strategy == StrategyKind::Eclipse && b.feed == EclipseFeed::Delay);
+        if needs_delay && b.delay.is_zero() {
+            v.err(k("delay"), "needs a positive delay, e.g. \"30s\"");
         }
         b.drop = t.drop.unwrap_or(0.0);
         v.prob(&k("drop"), b.drop);
