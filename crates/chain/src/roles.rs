@@ -99,13 +99,15 @@ impl Fork {
 pub enum Role {
     #[default]
     Honest,
-    Selfish(Selfish),
-    DoubleSpend(DoubleSpend),
+    // Boxed: attackers are few, and an honest node's role must stay one word (node state is
+    // touched on every message).
+    Selfish(Box<Selfish>),
+    DoubleSpend(Box<DoubleSpend>),
     /// Every win yields two conflicting blocks, one sent to each half of the peers.
     Equivocate,
     /// Every win yields a block that fails validation in this way, announced to every peer.
     InvalidBlocks(Invalid),
-    Fork(Fork),
+    Fork(Box<Fork>),
 }
 
 impl Role {
@@ -310,5 +312,16 @@ impl ChainNode {
             d.withheld.clear();
             d.race = None;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Node state is touched on every message: keep an honest replica small.
+    #[test]
+    fn an_honest_replica_stays_small() {
+        let size = std::mem::size_of::<crate::ChainNode>();
+        assert!(size <= 192, "ChainNode is {size} bytes");
+        assert!(std::mem::size_of::<super::Role>() <= 16);
     }
 }

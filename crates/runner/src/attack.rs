@@ -2,7 +2,7 @@
 //! rewired topology, attack windows, and the per-attacker report at the end.
 
 use crate::config::{ByzantineCfg, EclipseFeed, RunConfig, StrategyKind};
-use chain::{ChainNode, DoubleSpend, Fork, Role, Selfish};
+use chain::{ChainNode, DoubleSpend, Fork, Role};
 use des::{NodeId, SimDuration, SimRng, SimTime};
 use metrics::{AttackReport, ChainMetrics, Dist, Sample};
 use net::{LinkAction, Misbehave, Rule, Topology};
@@ -115,14 +115,14 @@ pub fn link_rules(cfg: &RunConfig) -> Vec<Rule> {
 pub fn assign_roles(cfg: &RunConfig, nodes: &mut [ChainNode]) {
     for b in &cfg.byzantine {
         let role = match b.strategy {
-            StrategyKind::Selfish => Role::Selfish(Selfish::default()),
+            StrategyKind::Selfish => Role::Selfish(Box::default()),
             StrategyKind::DoubleSpend => {
-                Role::DoubleSpend(DoubleSpend::new(b.confirmations, b.give_up))
+                Role::DoubleSpend(Box::new(DoubleSpend::new(b.confirmations, b.give_up)))
             }
             StrategyKind::Equivocate => Role::Equivocate,
             StrategyKind::InvalidBlocks => Role::InvalidBlocks(b.invalid),
             StrategyKind::Eclipse if b.feed == EclipseFeed::PrivateFork => {
-                Role::Fork(Fork::new(member_mask(cfg.nodes, &b.nodes)))
+                Role::Fork(Box::new(Fork::new(member_mask(cfg.nodes, &b.nodes))))
             }
             _ => continue,
         };
