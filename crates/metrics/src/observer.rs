@@ -98,6 +98,9 @@ pub struct ChainMetrics {
     pub honest_fork_rate: f64,
     /// Blocks that fail validation (made by invalid-block attackers; not in any count above).
     pub invalid_blocks: u64,
+    /// Bandwidth honest nodes spent downloading blocks they then rejected (rejections × block
+    /// size; filled by the runner).
+    pub invalid_bytes_received: u64,
     /// Mean over watched (eclipsed) nodes of the time their tip differed from the most common
     /// honest tip, at sample resolution.
     pub eclipsed_divergence_s: f64,
@@ -709,6 +712,7 @@ impl Observer {
                 (honest_mined - honest_main) as f64 / honest_mined as f64
             },
             invalid_blocks: invalid,
+            invalid_bytes_received: 0,
             eclipsed_divergence_s: if self.watch.is_empty() {
                 0.0
             } else {

@@ -40,7 +40,7 @@ pre{background:#f7f7f7;padding:1em;overflow-x:auto;font-size:13px}figure{margin:
 figure svg{max-width:100%;height:auto;border:1px solid #eee}figcaption{font-size:14px;color:#555}";
 
 /// Columns of the attack table: (metric key, heading, digits).
-const ATTACK_COLUMNS: [(&str, &str, usize); 9] = [
+const ATTACK_COLUMNS: [(&str, &str, usize); 10] = [
     ("attacker_share", "attackers' main-chain share", 4),
     ("honest_fork_rate", "honest fork rate", 4),
     (
@@ -57,6 +57,7 @@ const ATTACK_COLUMNS: [(&str, &str, usize); 9] = [
     ("reorg_max_depth", "max reorg depth", 1),
     ("eclipsed_divergence_s", "eclipsed divergence (s)", 0),
     ("rejected_blocks", "invalid blocks rejected", 1),
+    ("invalid_bytes_received", "bytes wasted on them", 0),
     ("recovery_after_attack_s", "converged after attack (s)", 1),
 ];
 

@@ -148,6 +148,7 @@ pub fn point_metrics(r: &RunRecord) -> Vec<(&'static str, f64)> {
                 .map_or(f64::NAN, |a| f64::from(a.during_prefix_depth_max)),
         ),
         ("rejected_blocks", m.rejected_blocks as f64),
+        ("invalid_bytes_received", m.invalid_bytes_received as f64),
         (
             "recovery_after_attack_s",
             m.recovery

@@ -280,6 +280,7 @@ pub fn run_with_progress(
     driver.observer.sample(now, store);
     let mut metrics = driver.observer.finish(now, store);
     metrics.attacks = attack::reports(cfg, &metrics, &world.nodes, driver.observer.samples());
+    metrics.invalid_bytes_received = metrics.rejected_blocks * u64::from(cfg.chain.block_size);
     let s = &world.net.stats;
     let mut by_kind = BTreeMap::new();
     for k in MsgKind::ALL {

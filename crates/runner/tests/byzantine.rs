@@ -153,6 +153,10 @@ fn invalid_blocks_are_rejected_and_the_sender_banned() {
         } else {
             assert!(m.rejected_blocks > 6 * 10, "{kind}: {}", m.rejected_blocks);
         }
+        assert_eq!(
+            m.invalid_bytes_received,
+            m.rejected_blocks * u64::from(cfg.chain.block_size)
+        );
         // Honest hash power is all that counts: the fork rate stays small.
         assert!(m.fork_rate < 0.1);
     }
