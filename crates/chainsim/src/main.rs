@@ -172,6 +172,20 @@ fn print_plan(plan: &Plan) {
     if !plan.description.is_empty() {
         println!("  {}", plan.description);
     }
+    for (i, b) in plan.points[0].config.byzantine.iter().enumerate() {
+        let window = match b.until {
+            Some(u) => format!("{} to {u}", b.from),
+            None if b.from.is_zero() => "the whole run".to_string(),
+            None => format!("from {}", b.from),
+        };
+        println!(
+            "  byzantine[{i}]: {} on {} node(s), hash share {}, {window}",
+            b.strategy,
+            b.nodes.len(),
+            b.hash_share
+                .map_or("from consensus.hash_power".to_string(), |h| h.to_string()),
+        );
+    }
     println!(
         "{} point(s) × {} replicate(s) = {} run(s)",
         plan.points.len(),

@@ -93,21 +93,28 @@ pub struct ChainMetrics {
     pub rejected_blocks: u64,
     /// Per block: hash-weighted receive delay over the honest miners (see
     /// [`BlockRecord::exposure_s`]); blocks that did not reach every honest node are left out.
+    #[serde(default)]
     pub exposure_s: Dist,
     /// Stale share of the honest nodes' own blocks.
+    #[serde(default)]
     pub honest_fork_rate: f64,
     /// Blocks that fail validation (made by invalid-block attackers; not in any count above).
+    #[serde(default)]
     pub invalid_blocks: u64,
     /// Bandwidth honest nodes spent downloading blocks they then rejected (rejections × block
     /// size; filled by the runner).
+    #[serde(default)]
     pub invalid_bytes_received: u64,
     /// Mean over watched (eclipsed) nodes of the time their tip differed from the most common
     /// honest tip, at sample resolution.
+    #[serde(default)]
     pub eclipsed_divergence_s: f64,
     /// What each attacker achieved (filled by the runner).
+    #[serde(default)]
     pub attacks: Vec<AttackReport>,
     /// The fork rate the measured delays predict: the mean over blocks of 1 − exp(−exposure/T)
     /// (Decker & Wattenhofer's model: honest miners, independent exponential mining).
+    #[serde(default)]
     pub predicted_fork_rate: f64,
 }
 
@@ -133,7 +140,9 @@ pub struct AttackReport {
     pub max_depth: u32,
     /// Over the samples inside the attack window: mean fraction of honest nodes on the most
     /// common tip, and the largest common-prefix depth.
+    #[serde(default)]
     pub during_consistency: f64,
+    #[serde(default)]
     pub during_prefix_depth_max: u32,
 }
 

@@ -304,5 +304,23 @@ mod tests {
         let back: RunRecord =
             serde_json::from_str(&serde_json::to_string_pretty(&rec).unwrap()).unwrap();
         assert_eq!(back, rec);
+
+        // Regression: records written before the attack metrics existed must still be readable
+        // (`reproduce` on an older results folder failed on the first missing field).
+        let mut v = serde_json::to_value(&rec).unwrap();
+        let m = v["metrics"].as_object_mut().unwrap();
+        for newer in [
+            "exposure_s",
+            "predicted_fork_rate",
+            "honest_fork_rate",
+            "invalid_blocks",
+            "invalid_bytes_received",
+            "eclipsed_divergence_s",
+            "attacks",
+        ] {
+            assert!(m.remove(newer).is_some(), "{newer}");
+        }
+        let old: RunRecord = serde_json::from_value(v).unwrap();
+        assert_eq!(old.trace_hash, rec.trace_hash);
     }
 }
