@@ -62,7 +62,12 @@ const ATTACK_COLUMNS: [(&str, &str, usize); 10] = [
 ];
 
 fn cell(h: &mut String, m: Option<&metrics::MeanCi>, replicates: usize, digits: usize) {
-    match m {
+    // `+ 0.0` turns −0.0 into 0.0.
+    let m = m.map(|m| metrics::MeanCi {
+        mean: m.mean + 0.0,
+        ..m.clone()
+    });
+    match m.as_ref() {
         Some(m) if replicates > 1 => {
             let _ = write!(h, "<td>{:.d$} ± {:.d$}</td>", m.mean, m.ci95, d = digits);
         }

@@ -107,6 +107,11 @@ pub struct Summary {
     pub points: Vec<PointSummary>,
 }
 
+/// The sum, or NaN for no values (the empty float sum is −0.0, which would print as "-0").
+fn sum_or_nan(xs: impl Iterator<Item = f64>) -> f64 {
+    xs.fold(f64::NAN, |acc, x| if acc.is_nan() { x } else { acc + x })
+}
+
 /// The metrics aggregated per point, by name.
 pub fn point_metrics(r: &RunRecord) -> Vec<(&'static str, f64)> {
     let m = &r.metrics.chain;
@@ -124,17 +129,19 @@ pub fn point_metrics(r: &RunRecord) -> Vec<(&'static str, f64)> {
         ("reorg_max_depth", f64::from(m.reorgs.max_depth)),
         ("chain_quality", m.chain_quality),
         ("honest_fork_rate", m.honest_fork_rate),
+        // NaN (left out of the point summary) where there is no such attacker.
         (
             "attacker_share",
-            m.attacks.iter().map(|a| a.main_share).sum::<f64>(),
+            sum_or_nan(m.attacks.iter().map(|a| a.main_share)),
         ),
         (
             "double_spend_success_rate",
-            m.attacks
-                .iter()
-                .filter(|a| a.strategy == "double-spend")
-                .map(|a| a.success_rate)
-                .sum::<f64>(),
+            sum_or_nan(
+                m.attacks
+                    .iter()
+                    .filter(|a| a.strategy == "double-spend")
+                    .map(|a| a.success_rate),
+            ),
         ),
         ("eclipsed_divergence_s", m.eclipsed_divergence_s),
         (
