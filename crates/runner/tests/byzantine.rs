@@ -246,3 +246,30 @@ fn sybils_crowd_peer_slots_and_slow_propagation() {
     assert_eq!(m.classes[1].blocks_mined, 0, "Sybils have no hash power");
     assert!(m.propagation_90_s.mean > base.propagation_90_s.mean);
 }
+
+/// Attackers are as deterministic as honest nodes: same seed, same trace and metrics.
+#[test]
+fn attacks_are_reproducible_from_the_seed() {
+    let mut cfg = net(300);
+    let mut sm = attack(StrategyKind::Selfish, vec![0]);
+    sm.hash_share = Some(0.3);
+    sm.gamma = Some(0.5);
+    let mut ds = attack(StrategyKind::DoubleSpend, vec![1]);
+    ds.hash_share = Some(0.1);
+    let mut ecl = attack(StrategyKind::Eclipse, vec![2, 3]);
+    ecl.targets = vec![20];
+    ecl.hash_share = Some(0.1);
+    ecl.feed = runner::EclipseFeed::PrivateFork;
+    ecl.until = Some(SimDuration::from_secs(60 * 100));
+    let mut drop = attack(StrategyKind::Drop, (40..45).collect());
+    drop.drop = 0.5;
+    cfg.byzantine = vec![sm, ds, ecl, drop];
+    let a = run_one(&cfg, 11).unwrap();
+    let b = run_one(&cfg, 11).unwrap();
+    assert_eq!(a, b);
+    let c = run_one(&cfg, 12).unwrap();
+    assert_ne!(a.trace_hash, c.trace_hash);
+    // Four classes of attacker besides the honest nodes, each reported.
+    assert_eq!(a.metrics.classes.len(), 5);
+    assert_eq!(a.metrics.attacks.len(), 4);
+}
