@@ -108,6 +108,115 @@ impl Latency {
     }
 }
 
+/// SimBlock's latency — a Pareto draw rounded to whole milliseconds — as a table: with `u` the
+/// uniform draw, the result is at least `base + k` exactly when `u` is at most
+/// `((base + k − ½) / scale)^(−shape)`. Counting the thresholds above `u` gives the same value as
+/// the formula from the same draw, without a logarithm and an exponential per message (the
+/// Pareto draw was a fifth of a Bitcoin-2019 run). The far tail falls back to the formula.
+#[derive(Debug, Clone)]
+struct RoundedPareto {
+    scale: f64,
+    shape: f64,
+    base_ms: u64,
+    thresholds: Vec<f64>,
+}
+
+/// Table rows; past the last the formula is used (probability below 1e-6).
+const PARETO_ROWS: usize = 512;
+
+impl RoundedPareto {
+    /// `None` where SimBlock's parameters give no Pareto (it then uses the mean).
+    fn new(mean_ns: f64) -> Option<Self> {
+        let mean_ms = mean_ns / 1e6;
+        let (shape, scale) = (0.2 * mean_ms, mean_ms - 5.0);
+        if shape <= 1.0 || scale <= 0.0 {
+            return None;
+        }
+        let base_ms = (scale + 0.5) as u64;
+        let thresholds = (1..=PARETO_ROWS as u64)
+            .map(|k| libm::pow((base_ms as f64 + k as f64 - 0.5) / scale, -shape))
+            .take_while(|&t| t > 1e-6)
+            .collect();
+        Some(RoundedPareto {
+            scale,
+            shape,
+            base_ms,
+            thresholds,
+        })
+    }
+
+    #[inline]
+    fn sample_ms(&self, rng: &mut SimRng) -> u64 {
+        let u = rng.uniform_open0();
+        let k = self.thresholds.iter().take_while(|&&t| u <= t).count();
+        if k < self.thresholds.len() {
+            self.base_ms + k as u64
+        } else {
+            // The same expression as `SimRng::pareto` on this draw.
+            (self.scale * libm::exp(-libm::log(u) / self.shape) + 0.5) as u64
+        }
+    }
+}
+
+/// A [`Latency`] ready to sample fast: SimBlock spreads become tables, one per region pair.
+#[derive(Debug, Clone)]
+pub struct LatencySampler {
+    latency: Latency,
+    /// Per (from, to) region pair, row-major; empty unless the spread is SimBlock's.
+    tables: Vec<Option<RoundedPareto>>,
+    /// Row length of `tables` (1 for a single mean).
+    stride: usize,
+}
+
+impl LatencySampler {
+    pub fn new(latency: Latency) -> Self {
+        let (tables, stride) = match &latency {
+            Latency::Mean {
+                mean,
+                spread: Spread::SimBlock,
+            } => (vec![RoundedPareto::new(mean.as_nanos() as f64)], 1),
+            Latency::Regions {
+                matrix,
+                spread: Spread::SimBlock,
+            } => (
+                matrix
+                    .iter()
+                    .flatten()
+                    .map(|m| RoundedPareto::new(m.as_nanos() as f64))
+                    .collect(),
+                matrix.first().map_or(0, Vec::len),
+            ),
+            _ => (vec![], 0),
+        };
+        LatencySampler {
+            latency,
+            tables,
+            stride,
+        }
+    }
+
+    pub fn latency(&self) -> &Latency {
+        &self.latency
+    }
+
+    /// Draws exactly what [`Latency::sample`] draws, from the same stream.
+    #[inline]
+    pub fn sample(&self, from_region: u8, to_region: u8, rng: &mut SimRng) -> SimDuration {
+        if self.tables.is_empty() {
+            return self.latency.sample(from_region, to_region, rng);
+        }
+        let i = if self.tables.len() == 1 {
+            0
+        } else {
+            from_region as usize * self.stride + to_region as usize
+        };
+        match &self.tables[i] {
+            Some(t) => SimDuration::from_millis(t.sample_ms(rng)),
+            None => self.latency.sample(from_region, to_region, rng),
+        }
+    }
+}
+
 /// Per-node upload and download bandwidth in bits per second.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bandwidth {
@@ -128,6 +237,31 @@ impl Bandwidth {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The table gives the formula's value on the same draws (SimBlock's matrix means, and the
+    /// constant fallback for small means).
+    #[test]
+    fn simblock_table_matches_the_formula_draw_for_draw() {
+        let matrix: Vec<Vec<SimDuration>> = [[32u64, 124, 5], [12, 294, 322]]
+            .iter()
+            .map(|r| r.iter().map(|&ms| SimDuration::from_millis(ms)).collect())
+            .collect();
+        let latency = Latency::Regions {
+            matrix,
+            spread: Spread::SimBlock,
+        };
+        let fast = LatencySampler::new(latency.clone());
+        let f = des::RngFactory::new(4);
+        let (mut a, mut b) = (f.stream("l", 0), f.stream("l", 0));
+        for i in 0..600_000u32 {
+            let (from, to) = ((i % 2) as u8, (i / 2 % 3) as u8);
+            assert_eq!(
+                fast.sample(from, to, &mut a),
+                latency.sample(from, to, &mut b),
+                "draw {i}"
+            );
+        }
+    }
     use des::RngFactory;
 
     fn mean_and_se(lat: &Latency, n: usize) -> (f64, f64) {

@@ -1,7 +1,7 @@
 //! The network model: topology + latency + bandwidth + fault rules, with full accounting.
 
 use crate::faults::{Crash, MessageView, Rule, Verdict};
-use crate::link::{Bandwidth, Latency};
+use crate::link::{Bandwidth, Latency, LatencySampler};
 use crate::topology::Topology;
 use des::{Event, Kernel, Message, NodeId, RngFactory, SimRng, SimTime};
 
@@ -49,7 +49,7 @@ pub struct NetConfig {
 
 pub struct Network {
     pub topo: Topology,
-    latency: Latency,
+    latency: LatencySampler,
     bandwidth: Option<Bandwidth>,
     regions: Vec<u8>,
     pub(crate) rules: Vec<Rule>,
@@ -72,7 +72,7 @@ impl Network {
         let mut regions = cfg.regions;
         regions.resize(n, 0);
         Network {
-            latency: cfg.latency,
+            latency: LatencySampler::new(cfg.latency),
             bandwidth: cfg.bandwidth,
             regions,
             rules,
@@ -106,7 +106,7 @@ impl Network {
     }
 
     pub fn latency(&self) -> &Latency {
-        &self.latency
+        self.latency.latency()
     }
 
     /// Adds a rule at the end of the chain (e.g. a Byzantine link behaviour).
