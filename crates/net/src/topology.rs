@@ -160,6 +160,11 @@ impl Topology {
                 max_inbound,
             } => regional(n, outbound, *max_inbound, rng, &mut edges),
         }
+        Ok(Self::from_edges(g, &edges))
+    }
+
+    /// Adds `edges` to `g` (which has the nodes) and freezes it.
+    fn from_edges(mut g: UnGraph<(), ()>, edges: &EdgeSet) -> Topology {
         for (u, list) in edges.adj.iter().enumerate() {
             for &v in list {
                 if (u as u32) < v {
@@ -167,7 +172,53 @@ impl Topology {
                 }
             }
         }
-        Ok(Self::from_graph(&g))
+        Self::from_graph(&g)
+    }
+
+    /// Sybil identities taking peer slots. Each link (sybil, host) is added and, where the host
+    /// has an honest link to spare, displaces one, as a full peer table would: the link to the
+    /// host's best-connected honest peer whose removal leaves both ends an honest link and the
+    /// honest nodes connected. Returns the new topology and the number of links displaced.
+    pub fn crowded(&self, sybil: &[bool], links: &[(NodeId, NodeId)]) -> (Topology, usize) {
+        let n = self.node_count();
+        let mut es = EdgeSet::new(n);
+        for (a, b) in self.edges() {
+            es.add(a.0, b.0);
+        }
+        let honest_degree = |es: &EdgeSet, u: u32| {
+            es.adj[u as usize]
+                .iter()
+                .filter(|&&v| !sybil[v as usize])
+                .count()
+        };
+        let mut displaced = 0;
+        for &(s, host) in links {
+            if !es.add(s.0, host.0) {
+                continue;
+            }
+            if honest_degree(&es, host.0) < 2 {
+                continue;
+            }
+            let mut candidates: Vec<u32> = es.adj[host.idx()]
+                .iter()
+                .copied()
+                .filter(|&v| !sybil[v as usize] && honest_degree(&es, v) >= 2)
+                .collect();
+            candidates.sort_by_key(|&v| (std::cmp::Reverse(es.degree(v)), v));
+            for v in candidates.into_iter().take(3) {
+                es.remove(host.0, v);
+                if honest_connected(&es, sybil) {
+                    displaced += 1;
+                    break;
+                }
+                es.add(host.0, v);
+            }
+        }
+        let mut g: UnGraph<(), ()> = UnGraph::with_capacity(n as usize, 0);
+        for _ in 0..n {
+            g.add_node(());
+        }
+        (Self::from_edges(g, &es), displaced)
     }
 
     /// Freezes a petgraph graph (edge order is kept, so the CSR is deterministic).
@@ -262,6 +313,30 @@ impl Topology {
 }
 
 /// Adjacency lists kept in insertion order (deterministic), with O(degree) membership checks.
+/// Whether the non-Sybil nodes are connected using only links among themselves.
+fn honest_connected(es: &EdgeSet, sybil: &[bool]) -> bool {
+    let honest: Vec<u32> = (0..es.adj.len() as u32)
+        .filter(|&u| !sybil[u as usize])
+        .collect();
+    let Some(&start) = honest.first() else {
+        return true;
+    };
+    let mut seen = vec![false; es.adj.len()];
+    let mut stack = vec![start];
+    seen[start as usize] = true;
+    let mut reached = 1;
+    while let Some(u) = stack.pop() {
+        for &v in &es.adj[u as usize] {
+            if !sybil[v as usize] && !seen[v as usize] {
+                seen[v as usize] = true;
+                reached += 1;
+                stack.push(v);
+            }
+        }
+    }
+    reached == honest.len()
+}
+
 struct EdgeSet {
     adj: Vec<Vec<u32>>,
 }

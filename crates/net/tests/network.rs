@@ -88,6 +88,50 @@ fn topology_degrees_and_connectivity() {
     assert!(t.is_connected());
 }
 
+/// Sybils take peer slots: their links are added, honest links are displaced, and the honest
+/// nodes keep a link each and stay connected among themselves; eclipse rewiring isolates.
+#[test]
+fn sybils_displace_honest_links_without_cutting_the_honest_graph() {
+    let n = 200;
+    let t = regular8(n, 3);
+    let sybil: Vec<bool> = (0..n).map(|i| i >= 180).collect();
+    let mut r = rng(5);
+    let mut links = vec![];
+    for s in 180..n {
+        for _ in 0..15 {
+            links.push((NodeId(s), NodeId(r.below(180) as u32)));
+        }
+    }
+    let (c, displaced) = t.crowded(&sybil, &links);
+    assert!(displaced > 150, "only {displaced} displaced");
+    for &(s, h) in &links {
+        assert!(c.has_edge(s, h));
+    }
+    let honest_edges = |t: &Topology| {
+        t.edges()
+            .filter(|(a, b)| !sybil[a.idx()] && !sybil[b.idx()])
+            .count()
+    };
+    assert_eq!(honest_edges(&c), honest_edges(&t) - displaced);
+    for i in 0..180 {
+        let honest_peers = c
+            .peers(NodeId(i))
+            .iter()
+            .filter(|p| !sybil[p.idx()])
+            .count();
+        assert!(honest_peers >= 1, "node {i} lost all honest links");
+    }
+    // The honest part alone is still connected: drop the Sybils' links and count components.
+    let honest_only = c.rewired(&(180..n).map(NodeId).collect::<Vec<_>>(), &[]);
+    assert_eq!(honest_only.components(), 1 + 20, "honest part split");
+
+    let e = t.rewired(
+        &[NodeId(7)],
+        &[(NodeId(7), NodeId(1)), (NodeId(7), NodeId(2))],
+    );
+    assert_eq!(e.peers(NodeId(7)), &[NodeId(1), NodeId(2)]);
+}
+
 #[test]
 fn regions_follow_shares() {
     let shares = [0.3316, 0.4998, 0.0090, 0.1177, 0.0224, 0.0195];

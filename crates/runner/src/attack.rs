@@ -43,10 +43,13 @@ fn member_mask(n: u32, nodes: &[u32]) -> Vec<bool> {
 }
 
 /// Eclipse victims lose all their links and get one to every attacker node; Sybil identities
-/// get `peers` extra links each to random other nodes.
+/// each take `peers` peer slots of random honest nodes, displacing honest links where the host
+/// can spare one (see [`Topology::crowded`]).
 pub fn rewire(cfg: &RunConfig, topo: Topology, rng: &mut SimRng) -> Topology {
     let mut isolate = vec![];
     let mut add = vec![];
+    let mut sybil = vec![false; cfg.nodes as usize];
+    let mut slots = vec![];
     for b in &cfg.byzantine {
         match b.strategy {
             StrategyKind::Eclipse => {
@@ -56,11 +59,14 @@ pub fn rewire(cfg: &RunConfig, topo: Topology, rng: &mut SimRng) -> Topology {
                 }
             }
             StrategyKind::Sybil => {
+                for &s in &b.nodes {
+                    sybil[s as usize] = true;
+                }
                 let others: Vec<u32> = (0..cfg.nodes).filter(|i| !b.nodes.contains(i)).collect();
                 for &s in &b.nodes {
                     let mut pool = others.clone();
                     rng.shuffle(&mut pool);
-                    add.extend(
+                    slots.extend(
                         pool.iter()
                             .take(b.peers as usize)
                             .map(|&o| (NodeId(s), NodeId(o))),
@@ -70,10 +76,15 @@ pub fn rewire(cfg: &RunConfig, topo: Topology, rng: &mut SimRng) -> Topology {
             _ => {}
         }
     }
-    if isolate.is_empty() && add.is_empty() {
+    let topo = if isolate.is_empty() && add.is_empty() {
         topo
     } else {
         topo.rewired(&isolate, &add)
+    };
+    if slots.is_empty() {
+        topo
+    } else {
+        topo.crowded(&sybil, &slots).0
     }
 }
 

@@ -237,14 +237,30 @@ fn a_private_fork_eclipse_fools_the_victims_until_it_ends() {
 
 #[test]
 fn sybils_crowd_peer_slots_and_slow_propagation() {
-    let base = run(&net(400), 8).metrics;
+    // The same nodes merely silent (no hash power, relaying nothing) …
+    let mut silent = net(400);
+    let mut b = attack(StrategyKind::Withhold, (40..60).collect());
+    b.hash_share = Some(0.0);
+    silent.byzantine = vec![b];
+    let silent = run(&silent, 8).metrics;
+    // … against Sybils that also take 20 peer slots each, displacing honest links.
     let mut cfg = net(400);
     let mut b = attack(StrategyKind::Sybil, (40..60).collect());
     b.peers = 20;
     cfg.byzantine = vec![b];
-    let m = run(&cfg, 8).metrics;
+    let out = run(&cfg, 8);
+    let m = &out.metrics;
     assert_eq!(m.classes[1].blocks_mined, 0, "Sybils have no hash power");
-    assert!(m.propagation_90_s.mean > base.propagation_90_s.mean);
+    assert!(
+        m.propagation_90_s.mean > silent.propagation_90_s.mean * 1.1,
+        "sybil p90 {} vs silent {}",
+        m.propagation_90_s.mean,
+        silent.propagation_90_s.mean
+    );
+    assert!(
+        out.net.topology_edges > 180,
+        "the Sybils' links are in the topology"
+    );
 }
 
 /// Attackers are as deterministic as honest nodes: same seed, same trace and metrics.
