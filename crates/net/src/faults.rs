@@ -29,6 +29,8 @@ pub struct MessageView<'a> {
 pub trait LinkRule: fmt::Debug + Send {
     fn name(&self) -> &str;
     fn decide(&mut self, m: &MessageView<'_>, rng: &mut SimRng) -> Option<Verdict>;
+    /// Stop deciding anything from `at` on (the run is winding down).
+    fn end(&mut self, _at: SimTime) {}
 }
 
 /// Nodes cut into groups between two times; traffic between different groups is dropped.
@@ -159,5 +161,8 @@ impl LinkRule for Misbehave {
             LinkAction::Delay(d) => Some(Verdict::Delay(d)),
             LinkAction::Drop(p) => rng.bernoulli(p).then_some(Verdict::Drop),
         }
+    }
+    fn end(&mut self, at: SimTime) {
+        self.until = self.until.min(at);
     }
 }

@@ -109,6 +109,15 @@ impl Network {
         self.latency.latency()
     }
 
+    /// Ends every pluggable link rule (Byzantine link behaviour) at `at`.
+    pub fn end_link_rules(&mut self, at: SimTime) {
+        for r in &mut self.rules {
+            if let Rule::Link(l) = r {
+                l.end(at);
+            }
+        }
+    }
+
     /// Adds a rule at the end of the chain (e.g. a Byzantine link behaviour).
     pub fn push_rule(&mut self, rule: Rule) {
         self.stats.rule_names.push(rule.name());

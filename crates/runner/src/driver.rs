@@ -68,8 +68,17 @@ pub struct ChainDriver {
     /// Blocks mined after the stop condition to break a tie the replicas could not resolve.
     pub tie_break_blocks: u64,
     pub progress: Option<Arc<Progress>>,
-    /// Per `[[byzantine]]` table: its nodes and attack window.
-    pub attacks: Vec<(Vec<u32>, SimTime, Option<SimTime>)>,
+    /// Per `[[byzantine]]` table, its attack.
+    pub attacks: Vec<Attack>,
+}
+
+/// One `[[byzantine]]` table's nodes and window, as the driver runs it.
+pub struct Attack {
+    pub nodes: Vec<u32>,
+    pub from: SimTime,
+    pub until: Option<SimTime>,
+    /// Over for good (its window closed, or mining stopped).
+    pub ended: bool,
 }
 
 impl ChainDriver {
@@ -119,7 +128,33 @@ impl ChainDriver {
             self.mining = false;
             self.mining_stopped_at = Some(world.now());
             self.observer.disturbance(world.now(), "mining stopped");
+            // Attacks end with mining: the run then measures how the honest replicas converge,
+            // and an attack without an end cannot keep the run from finishing.
+            world.net.end_link_rules(world.now());
+            for i in 0..self.attacks.len() {
+                let a = &self.attacks[i];
+                if a.ended {
+                    continue;
+                }
+                if a.from <= world.now() {
+                    self.end_attack(world, i);
+                }
+                self.attacks[i].ended = true;
+            }
         }
+    }
+
+    /// Attack `i` ends: its nodes turn honest and greet their peers (as a node coming back
+    /// does), and the observer times the honest replicas' convergence from here.
+    fn end_attack(&mut self, world: &mut World<ChainNode>, i: usize) {
+        self.attacks[i].ended = true;
+        for &n in &self.attacks[i].nodes {
+            world.nodes[n as usize].set_active(false);
+        }
+        for &n in &self.attacks[i].nodes {
+            world.reconnect_peers(NodeId(n));
+        }
+        self.observer.disturbance(world.now(), "attack ended");
     }
 }
 
@@ -134,13 +169,13 @@ impl Driver<ChainNode> for ChainDriver {
         if let Some(t) = self.stop_time {
             world.kernel.schedule(t, Event::Control(STOP_MINING));
         }
-        for (i, (_, from, until)) in self.attacks.iter().enumerate() {
+        for (i, a) in self.attacks.iter().enumerate() {
             let tag = ATTACK + 2 * i as u64;
-            if *from > SimTime::ZERO {
-                world.kernel.schedule(*from, Event::Control(tag));
+            if a.from > SimTime::ZERO {
+                world.kernel.schedule(a.from, Event::Control(tag));
             }
-            if let Some(u) = until {
-                world.kernel.schedule(*u, Event::Control(tag + 1));
+            if let Some(u) = a.until {
+                world.kernel.schedule(u, Event::Control(tag + 1));
             }
         }
     }
@@ -209,16 +244,14 @@ impl Driver<ChainNode> for ChainDriver {
             }
             t if t >= ATTACK && ((t - ATTACK) / 2) < self.attacks.len() as u64 => {
                 let i = ((t - ATTACK) / 2) as usize;
-                let start = (t - ATTACK) % 2 == 0;
-                for &n in &self.attacks[i].0 {
-                    world.nodes[n as usize].set_active(start);
-                }
-                if !start {
-                    // Like a node coming back: the attackers and their peers exchange tips.
-                    for &n in &self.attacks[i].0 {
-                        world.reconnect_peers(NodeId(n));
+                if self.attacks[i].ended {
+                    // Ended with mining.
+                } else if (t - ATTACK) % 2 == 0 {
+                    for &n in &self.attacks[i].nodes {
+                        world.nodes[n as usize].set_active(true);
                     }
-                    self.observer.disturbance(now, "attack ended");
+                } else {
+                    self.end_attack(world, i);
                 }
             }
             _ => unreachable!("unknown control tag {tag}"),

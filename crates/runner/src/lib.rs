@@ -255,7 +255,12 @@ pub fn build(
     driver.attacks = cfg
         .byzantine
         .iter()
-        .map(|b| (b.nodes.clone(), at(b.from), b.until.map(at)))
+        .map(|b| driver::Attack {
+            nodes: b.nodes.clone(),
+            from: at(b.from),
+            until: b.until.map(at),
+            ended: false,
+        })
         .collect();
     Ok((world, driver, honest))
 }

@@ -263,6 +263,36 @@ fn sybils_crowd_peer_slots_and_slow_propagation() {
     );
 }
 
+/// An attack with no end would keep eclipsed replicas apart forever: attacks end when mining
+/// stops, so the run finishes and the convergence after the attack is measured.
+#[test]
+fn attacks_end_with_mining_so_the_run_finishes() {
+    let mut cfg = net(150);
+    let mut b = attack(StrategyKind::Eclipse, vec![0, 1]);
+    b.targets = vec![30];
+    b.hash_share = Some(0.0);
+    let mut w = attack(StrategyKind::Withhold, vec![5]);
+    w.hash_share = Some(0.0);
+    w.from = SimDuration::from_secs(3600 * 1000); // would start long after mining stops
+    cfg.byzantine = vec![b, w];
+    let out = run(&cfg, 13);
+    assert!(out.metrics.eclipsed_divergence_s > 60.0 * 100.0);
+    let stop = out.mining_stopped_s.unwrap();
+    let ended: Vec<f64> = out
+        .metrics
+        .recovery
+        .iter()
+        .filter(|r| r.after == "attack ended")
+        .map(|r| r.at_s)
+        .collect();
+    assert_eq!(
+        ended,
+        vec![stop],
+        "only the running attack ends, when mining stops"
+    );
+    recovered_after_attack(&out);
+}
+
 /// Attackers are as deterministic as honest nodes: same seed, same trace and metrics.
 #[test]
 fn attacks_are_reproducible_from_the_seed() {
