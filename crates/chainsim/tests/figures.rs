@@ -44,17 +44,23 @@ fn chainsim() -> Command {
     Command::cargo_bin("chainsim").unwrap()
 }
 
-fn run_small() -> (tempfile::TempDir, PathBuf) {
-    let tmp = tempfile::tempdir().unwrap();
-    let file = tmp.path().join("fig.toml");
-    std::fs::write(&file, SCENARIO).unwrap();
-    let out = tmp.path().join("out");
+/// Writes `text` as `<name>.toml` in `dir`, runs it into `dir/<name>/` and returns that folder.
+fn run_text(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let file = dir.join(format!("{name}.toml"));
+    std::fs::write(&file, text).unwrap();
+    let out = dir.join(name);
     chainsim()
         .args(["run", "--quiet", "--out"])
         .arg(&out)
         .arg(&file)
         .assert()
         .success();
+    out
+}
+
+fn run_small() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run_text(tmp.path(), "out", SCENARIO);
     (tmp, out)
 }
 
@@ -235,15 +241,11 @@ relay = "push"
         ),
     ];
     for (name, table, figure, curve) in cases {
-        let file = tmp.path().join(format!("{name}.toml"));
-        std::fs::write(&file, format!("name = \"{name}\"\n{common}{table}")).unwrap();
-        let out = tmp.path().join(name);
-        chainsim()
-            .args(["run", "--quiet", "--out"])
-            .arg(&out)
-            .arg(&file)
-            .assert()
-            .success();
+        let out = run_text(
+            tmp.path(),
+            name,
+            &format!("name = \"{name}\"\n{common}{table}"),
+        );
         let svg = std::fs::read_to_string(out.join("figures").join(format!("{figure}.svg")))
             .unwrap_or_else(|e| panic!("{name}: no {figure}.svg: {e}"));
         roxmltree::Document::parse(&svg).unwrap();
