@@ -95,11 +95,19 @@ fn base(nodes: u32, blocks: u64) -> RunConfig {
     c
 }
 
-fn seeds(case: &str, runs: u32) -> Vec<u64> {
-    let f = RngFactory::new(0x00c0_ffee);
-    (0..runs)
-        .map(|i| f.derive_seed(case, u64::from(i)))
-        .collect()
+impl Case {
+    /// `runs` runs of `cfg`, seeded from the case's name.
+    fn new(group: &'static str, name: &str, cfg: &RunConfig, runs: u32, kind: Kind) -> Case {
+        let f = RngFactory::new(0x00c0_ffee);
+        Case {
+            group,
+            name: name.to_string(),
+            runs: (0..runs)
+                .map(|i| (cfg.clone(), f.derive_seed(name, u64::from(i))))
+                .collect(),
+            kind,
+        }
+    }
 }
 
 /// The smallest deficit at which giving up loses less than [`DS_GIVE_UP_BELOW`] of success.
@@ -118,16 +126,13 @@ pub fn suite() -> Vec<Case> {
             b.hash_share = Some(alpha);
             b.gamma = Some(gamma);
             cfg.byzantine = vec![b];
-            let name = format!("α={alpha} γ={gamma}");
-            out.push(Case {
-                group: "selfish mining revenue",
-                runs: seeds(&name, SELFISH_RUNS)
-                    .into_iter()
-                    .map(|s| (cfg.clone(), s))
-                    .collect(),
-                name,
-                kind: Kind::Selfish { alpha, gamma },
-            });
+            out.push(Case::new(
+                "selfish mining revenue",
+                &format!("α={alpha} γ={gamma}"),
+                &cfg,
+                SELFISH_RUNS,
+                Kind::Selfish { alpha, gamma },
+            ));
         }
     }
     for &(q, z) in &DOUBLE_SPEND {
@@ -138,16 +143,13 @@ pub fn suite() -> Vec<Case> {
         b.confirmations = z;
         b.give_up = g;
         cfg.byzantine = vec![b];
-        let name = format!("q={q} z={z}");
-        out.push(Case {
-            group: "double-spend success",
-            runs: seeds(&name, DS_RUNS)
-                .into_iter()
-                .map(|s| (cfg.clone(), s))
-                .collect(),
-            name,
-            kind: Kind::DoubleSpend { q, z, give_up: g },
-        });
+        out.push(Case::new(
+            "double-spend success",
+            &format!("q={q} z={z}"),
+            &cfg,
+            DS_RUNS,
+            Kind::DoubleSpend { q, z, give_up: g },
+        ));
     }
     for &ratio in &STALE_RATIOS {
         let nodes = 50;
@@ -158,16 +160,13 @@ pub fn suite() -> Vec<Case> {
             spread: Spread::Constant,
         };
         cfg.block_interval = SimDuration::from_secs_f64(1.0 / ratio);
-        let name = format!("Δ/T={ratio}");
-        out.push(Case {
-            group: "honest stale rate",
-            runs: seeds(&name, 1)
-                .into_iter()
-                .map(|s| (cfg.clone(), s))
-                .collect(),
-            name,
-            kind: Kind::Stale { ratio, nodes },
-        });
+        out.push(Case::new(
+            "honest stale rate",
+            &format!("Δ/T={ratio}"),
+            &cfg,
+            1,
+            Kind::Stale { ratio, nodes },
+        ));
     }
     let shares = [0.4, 0.3, 0.2, 0.1];
     let mut cfg = base(20, SHARE_BLOCKS);
@@ -177,15 +176,14 @@ pub fn suite() -> Vec<Case> {
         shares: shares.to_vec(),
         ..HashPower::equal(4)
     };
-    out.push(Case {
-        group: "miner share, no attacker",
-        runs: seeds("shares", 1)
-            .into_iter()
-            .map(|s| (cfg.clone(), s))
-            .collect(),
-        name: "shares 0.4/0.3/0.2/0.1".into(),
-        kind: Kind::Share { shares },
-    });
+    // Named "shares": its rows name each miner, and the name seeds the run.
+    out.push(Case::new(
+        "miner share, no attacker",
+        "shares",
+        &cfg,
+        1,
+        Kind::Share { shares },
+    ));
     out
 }
 
