@@ -3,7 +3,7 @@
 
 use crate::block::{BlockId, BlockStore, Invalid};
 use crate::roles::{Role, Template};
-use des::{Ctx, Message, Node, NodeId, SimDuration, TimerId};
+use des::{Ctx, Message, Node, NodeId, SimDuration, SimTime, TimerId};
 
 des::named_enum! {
     /// Which chain a replica considers authoritative.
@@ -46,6 +46,18 @@ des::named_enum! {
 }
 
 des::named_enum! {
+    /// How announcements reach a replica that already has, or is already fetching, the block.
+    pub enum InvDelivery {
+        /// Recorded by the receiver when sent, stamped with the arrival time, and applied when
+        /// the replica next looks at that block: no event. Same behaviour as `event`, except that
+        /// an announcement arriving at the very nanosecond of another event counts as first.
+        Absorbed = "absorbed",
+        /// Every announcement is an event.
+        Event = "event",
+    }
+}
+
+des::named_enum! {
     /// Message kinds (the number is the accounting index).
     pub enum MsgKind { Inv = "inv", GetData = "getdata", Block = "block" }
 }
@@ -64,6 +76,7 @@ pub struct ChainParams {
     /// Attempts per block before giving up until it is announced again.
     pub max_attempts: u32,
     pub on_invalid: OnInvalid,
+    pub inv_delivery: InvDelivery,
     /// Enforced γ (Eyal & Sirer): in a tie between a block of a `favoured` miner and another,
     /// an honest replica picks the favoured one with this probability. `None`: the tie rule.
     pub gamma: Option<f64>,
@@ -80,6 +93,7 @@ impl Default for ChainParams {
             request_timeout: SimDuration::from_secs(20),
             max_attempts: 50,
             on_invalid: OnInvalid::Ban,
+            inv_delivery: InvDelivery::Absorbed,
             gamma: None,
         }
     }
@@ -159,12 +173,33 @@ pub enum ChainNote {
     },
 }
 
+/// An absorbed announcement: `peer` announced `block`, arriving at `at`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+struct Pending {
+    block: BlockId,
+    peer: NodeId,
+    at: SimTime,
+}
+
+/// Timer tags with this bit are wake-ups for an absorbed announcement (the low 32 bits: block).
+const WAKE: u64 = 1 << 40;
+
 #[derive(Clone, Debug)]
 struct Request {
     block: BlockId,
     peer: NodeId,
     timer: TimerId,
     attempts: u32,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Rare {
+    /// GHOST only: known blocks in each block's subtree (genesis counts itself).
+    weight: Vec<u32>,
+    rejected: Vec<BlockId>,
+    /// Peers that sent an invalid block, and since when (ignored from then on, under
+    /// `OnInvalid::Ban`).
+    banned: Vec<(NodeId, SimTime)>,
 }
 
 /// A replica: honest unless given a Byzantine [`Role`] (see `crate::roles`).
@@ -175,11 +210,15 @@ pub struct ChainNode {
     orphans: Vec<(BlockId, NodeId)>,
     inflight: Vec<Request>,
     announcers: Vec<(BlockId, NodeId)>,
-    rejected: Vec<BlockId>,
-    /// GHOST only: known blocks in each block's subtree.
-    weight: Vec<u32>,
-    /// Peers that sent an invalid block (ignored from then on, under `OnInvalid::Ban`).
-    banned: Vec<NodeId>,
+    /// Absorbed announcements not yet applied (see [`InvDelivery::Absorbed`]). Every handler
+    /// that looks at a block's announcers or fetch state first applies those that have arrived.
+    pending: Vec<Pending>,
+    /// Per block: the earliest announcement event (message or wake timer) still to come. A
+    /// later announcement may be absorbed only if one is due no later than it, or the block is
+    /// being fetched: then the replica's state at its arrival cannot be "not fetching".
+    wakes: Vec<(BlockId, SimTime)>,
+    /// State most replicas never need, allocated on first use (keeps the hot part small).
+    rare: Option<Box<Rare>>,
     pub(crate) role: Role,
     /// The role acts only while active (its attack window); otherwise the node is honest.
     pub(crate) active: bool,
@@ -191,7 +230,6 @@ impl ChainNode {
     pub fn new() -> Self {
         let mut n = ChainNode::default();
         n.set_known(BlockId::GENESIS);
-        n.weight = vec![1];
         n
     }
 
@@ -269,11 +307,95 @@ impl ChainNode {
         ChainMsg::new(kind, b, &ctx.shared.params)
     }
 
-    fn on_inv(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, b: BlockId) {
-        if self.knows(b) || self.is_orphan(b) || self.rejected.contains(&b) {
+    /// Has the block, holds it as an orphan or rejected it: announcements change nothing.
+    fn settled(&self, b: BlockId) -> bool {
+        self.knows(b) || self.is_orphan(b) || self.rejected(b)
+    }
+
+    fn rejected(&self, b: BlockId) -> bool {
+        self.rare.as_ref().is_some_and(|r| r.rejected.contains(&b))
+    }
+
+    fn rare(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Default::default)
+    }
+
+    fn fetching(&self, b: BlockId) -> bool {
+        self.inflight.iter().any(|r| r.block == b)
+    }
+
+    fn is_banned(&self, peer: NodeId) -> bool {
+        (self.rare.as_ref()).is_some_and(|r| r.banned.iter().any(|&(p, _)| p == peer))
+    }
+
+    /// An absorbed announcement counts unless its sender was banned before it arrived.
+    fn heard(&self, a: &Pending) -> bool {
+        !(self.rare.as_ref())
+            .is_some_and(|r| r.banned.iter().any(|&(p, t)| p == a.peer && t <= a.at))
+    }
+
+    fn forget(&mut self, b: BlockId) {
+        self.announcers.retain(|(x, _)| *x != b);
+        self.pending.retain(|a| a.block != b);
+        self.wakes.retain(|w| w.0 != b);
+    }
+
+    /// The earliest absorbed announcement of `b` (the first recorded among equals).
+    fn first_pending(&self, b: BlockId) -> Option<(usize, Pending)> {
+        self.pending
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| a.block == b)
+            .min_by_key(|(_, a)| a.at)
+            .map(|(i, a)| (i, *a))
+    }
+
+    /// Applies, in arrival order, the absorbed announcements of `b` that have arrived by now,
+    /// exactly as their events would have been handled.
+    fn catch_up(&mut self, ctx: &mut Ctx<'_, Self>, b: BlockId) {
+        while let Some((i, a)) = self.first_pending(b).filter(|(_, a)| a.at <= ctx.now()) {
+            self.pending.remove(i);
+            if self.heard(&a) {
+                self.inv_arrived(ctx, a.peer, b);
+            }
+        }
+    }
+
+    /// An announcement event for `b` arrived (or its wake fired): it is no longer to come.
+    fn woken(&mut self, b: BlockId, now: SimTime) {
+        self.wakes.retain(|w| w.0 != b || w.1 > now);
+    }
+
+    /// Restores the wake invariant for a block nobody is fetching any more: the earliest
+    /// absorbed announcement of it gets a wake timer (unless an earlier event is due).
+    fn rewake(&mut self, ctx: &mut Ctx<'_, Self>, b: BlockId) {
+        if self.settled(b) || self.fetching(b) {
             return;
         }
-        if self.inflight.iter().any(|r| r.block == b) {
+        let Some((_, first)) = self.first_pending(b) else {
+            return;
+        };
+        if first.at <= ctx.now() {
+            self.catch_up(ctx, b);
+        } else if self.wakes.iter().all(|w| w.0 != b || w.1 > first.at) {
+            self.wakes.retain(|w| w.0 != b);
+            self.wakes.push((b, first.at));
+            ctx.set_timer(first.at - ctx.now(), WAKE | u64::from(b.0));
+        }
+    }
+
+    fn on_inv(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, b: BlockId) {
+        self.woken(b, ctx.now());
+        self.catch_up(ctx, b);
+        self.inv_arrived(ctx, from, b);
+    }
+
+    /// What an announcement's arrival does (whether it came as an event or was absorbed).
+    fn inv_arrived(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, b: BlockId) {
+        if self.settled(b) {
+            return;
+        }
+        if self.fetching(b) {
             if !self.announcers.contains(&(b, from)) {
                 self.announcers.push((b, from));
             }
@@ -283,14 +405,16 @@ impl ChainNode {
     }
 
     fn on_block(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, b: BlockId) {
+        self.catch_up(ctx, b);
         if let Some(pos) = self.inflight.iter().position(|r| r.block == b) {
             ctx.cancel_timer(self.inflight.swap_remove(pos).timer);
         }
-        if self.knows(b) || self.is_orphan(b) || self.rejected.contains(&b) {
+        if self.settled(b) {
             return;
         }
         let store = &ctx.shared.store;
         if b.idx() >= store.len() {
+            self.rewake(ctx, b);
             return; // not a block at all
         }
         let parent = store.parent(b);
@@ -309,14 +433,15 @@ impl ChainNode {
     }
 
     fn reject(&mut self, ctx: &mut Ctx<'_, Self>, b: BlockId, from: NodeId, why: Invalid) {
-        self.rejected.push(b);
+        self.rare().rejected.push(b);
         if ctx.shared.params.on_invalid == OnInvalid::Ban
             && from != ctx.id()
-            && !self.banned.contains(&from)
+            && !self.is_banned(from)
         {
-            self.banned.push(from);
+            let now = ctx.now();
+            self.rare().banned.push((from, now));
         }
-        self.announcers.retain(|(x, _)| *x != b);
+        self.forget(b);
         ctx.note(ChainNote::Rejected {
             block: b,
             from,
@@ -349,7 +474,7 @@ impl ChainNode {
                     if self.active {
                         self.role.saw(&ctx.shared.store, x);
                     }
-                    self.announcers.retain(|(y, _)| *y != x);
+                    self.forget(x);
                     self.fork_choice(ctx, x);
                 }
             }
@@ -408,17 +533,28 @@ impl ChainNode {
     /// (GHOST ignores the tie rule; it is deterministic per replica).
     fn ghost(&mut self, ctx: &mut Ctx<'_, Self>, b: BlockId) -> BlockId {
         let store = &ctx.shared.store;
-        if self.weight.len() < store.len() {
-            self.weight.resize(store.len(), 0);
+        let rare = self.rare.get_or_insert_with(Default::default);
+        let weight = &mut rare.weight;
+        if weight.len() < store.len() {
+            let fresh = weight.is_empty();
+            weight.resize(store.len(), 0);
+            if fresh {
+                weight[BlockId::GENESIS.idx()] = 1;
+            }
         }
         let mut x = b;
         loop {
-            self.weight[x.idx()] += 1;
+            weight[x.idx()] += 1;
             if x == BlockId::GENESIS {
                 break;
             }
             x = store.parent(x);
         }
+        let weight = &self
+            .rare
+            .as_ref()
+            .expect("weights were just updated")
+            .weight;
         let mut at = store.common_ancestor(self.tip, b);
         loop {
             let mut best: Option<BlockId> = None;
@@ -429,7 +565,7 @@ impl ChainNode {
                 best = match best {
                     None => Some(c),
                     Some(cur) => {
-                        let (wc, wb) = (self.weight[c.idx()], self.weight[cur.idx()]);
+                        let (wc, wb) = (weight[c.idx()], weight[cur.idx()]);
                         let on_chain = |y: BlockId| store.is_ancestor(y, self.tip);
                         if wc > wb || (wc == wb && !on_chain(cur) && on_chain(c)) {
                             Some(c)
@@ -455,7 +591,12 @@ impl Node for ChainNode {
     fn on_start(&mut self, _ctx: &mut Ctx<'_, Self>) {}
 
     fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: ChainMsg) {
-        if self.banned.contains(&from) {
+        if self.is_banned(from) {
+            if msg.kind == MsgKind::Inv {
+                self.woken(msg.block, ctx.now());
+                self.catch_up(ctx, msg.block);
+                self.rewake(ctx, msg.block);
+            }
             return;
         }
         match msg.kind {
@@ -474,6 +615,16 @@ impl Node for ChainNode {
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, id: TimerId, tag: u64) {
         let b = BlockId(tag as u32);
+        if tag & WAKE != 0 {
+            self.woken(b, ctx.now());
+            self.catch_up(ctx, b);
+            self.rewake(ctx, b);
+            return;
+        }
+        if !self.inflight.iter().any(|r| r.timer == id) {
+            return;
+        }
+        self.catch_up(ctx, b);
         let Some(pos) = self.inflight.iter().position(|r| r.timer == id) else {
             return;
         };
@@ -482,7 +633,9 @@ impl Node for ChainNode {
             return;
         }
         if r.attempts + 1 >= ctx.shared.params.max_attempts {
+            // Give up until announced again (absorbed announcements still to arrive count).
             self.announcers.retain(|(x, _)| *x != b);
+            self.rewake(ctx, b);
             return;
         }
         // Ask the next peer that announced it; the one that failed goes to the back of the line.
@@ -512,10 +665,45 @@ impl Node for ChainNode {
         }
     }
 
-    fn on_restart(&mut self, _ctx: &mut Ctx<'_, Self>) {
-        // Timers were lost while down.
+    fn on_restart(&mut self, ctx: &mut Ctx<'_, Self>) {
+        // Timers were lost while down, and so were announcements arriving meanwhile; absorbed
+        // ones still to arrive will, and need their wakes.
+        let now = ctx.now();
         self.inflight.clear();
         self.announcers.clear();
+        self.pending.retain(|a| a.at > now);
+        self.wakes.retain(|w| w.1 > now);
+        let mut blocks: Vec<BlockId> = self.pending.iter().map(|a| a.block).collect();
+        blocks.sort_unstable();
+        blocks.dedup();
+        for b in blocks {
+            self.rewake(ctx, b);
+        }
+    }
+
+    /// Under [`InvDelivery::Absorbed`]: an announcement of a block this replica has, holds as an
+    /// orphan or rejected, or one from a banned peer, is dropped (its event would change
+    /// nothing); one of a block it is fetching, or whose earlier announcement is already due, is
+    /// recorded with its arrival time. Any other (it could start a fetch) comes as an event.
+    fn absorb(&mut self, shared: &Shared, from: NodeId, msg: &ChainMsg, at: SimTime) -> bool {
+        if msg.kind != MsgKind::Inv || shared.params.inv_delivery == InvDelivery::Event {
+            return false;
+        }
+        let b = msg.block;
+        if self.is_banned(from) || self.settled(b) {
+            return true;
+        }
+        if self.fetching(b) || self.wakes.iter().any(|w| w.0 == b && w.1 <= at) {
+            self.pending.push(Pending {
+                block: b,
+                peer: from,
+                at,
+            });
+            return true;
+        }
+        self.wakes.retain(|w| w.0 != b);
+        self.wakes.push((b, at));
+        false
     }
 
     fn on_reconnect(&mut self, ctx: &mut Ctx<'_, Self>, peer: NodeId) {

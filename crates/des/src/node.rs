@@ -251,6 +251,21 @@ pub trait Node {
     fn on_restart(&mut self, _ctx: &mut Ctx<'_, Self>) {}
     /// Called when a link to `peer` works again (partition healed, peer restarted).
     fn on_reconnect(&mut self, _ctx: &mut Ctx<'_, Self>, _peer: NodeId) {}
+    /// The network is about to schedule `msg` from `from` to arrive at `at` (not before now).
+    /// A node may instead take it into its own inbox now, stamped with `at`, and return true:
+    /// then no event is scheduled. It may do so only where the arrival would be pure
+    /// bookkeeping (say, one more peer announcing a block it already has or is fetching), and it
+    /// must never let the message influence anything before `at`. The default delivers
+    /// everything as an event.
+    fn absorb(
+        &mut self,
+        _shared: &Self::Shared,
+        _from: NodeId,
+        _msg: &Self::Msg,
+        _at: SimTime,
+    ) -> bool {
+        false
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 use crate::faults::{Crash, MessageView, Rule, Verdict};
 use crate::link::{Bandwidth, Latency, LatencySampler};
 use crate::topology::Topology;
-use des::{Event, Kernel, Message, NodeId, RngFactory, SimRng, SimTime};
+use des::{Message, NodeId, RngFactory, SimRng, SimTime};
 
 /// Everything the network did to messages.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -14,8 +14,12 @@ pub struct NetStats {
     pub bytes: [u64; 16],
     /// Messages that reached a live node.
     pub delivered: u64,
-    /// Messages that arrived at a node that had crashed meanwhile.
+    /// Messages arriving at a node that is down by then (known when sent: crashes are
+    /// scheduled in advance).
     pub dropped_at_arrival: u64,
+    /// Messages the receiver took into its inbox at send time, stamped with their arrival time,
+    /// instead of as an event (see `des::Node::absorb`).
+    pub absorbed: u64,
     pub rule_names: Vec<String>,
     pub dropped: Vec<u64>,
     pub delayed: Vec<u64>,
@@ -32,6 +36,16 @@ impl NetStats {
     pub fn total_dropped(&self) -> u64 {
         self.dropped.iter().sum::<u64>() + self.dropped_at_arrival
     }
+}
+
+/// What became of a message handed to the network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transit {
+    /// A rule dropped it.
+    Lost,
+    Arrives(SimTime),
+    /// Duplicated: it arrives at both times.
+    Twice(SimTime, SimTime),
 }
 
 /// How to build a [`Network`].
@@ -55,6 +69,8 @@ pub struct Network {
     pub(crate) rules: Vec<Rule>,
     pub(crate) crashes: Vec<Crash>,
     pub(crate) up: Vec<bool>,
+    /// Per node: it crashes at some point.
+    crashing: Vec<bool>,
     upload_free: Vec<SimTime>,
     latency_rng: Vec<SimRng>,
     fault_rng: Vec<SimRng>,
@@ -71,6 +87,10 @@ impl Network {
         let k = names.len();
         let mut regions = cfg.regions;
         regions.resize(n, 0);
+        let mut crashing = vec![false; n];
+        for c in &cfg.crashes {
+            crashing[c.node.idx()] = true;
+        }
         Network {
             latency: LatencySampler::new(cfg.latency),
             bandwidth: cfg.bandwidth,
@@ -78,6 +98,7 @@ impl Network {
             rules,
             crashes: cfg.crashes,
             up: vec![true; n],
+            crashing,
             upload_free: vec![SimTime::ZERO; n],
             latency_rng: (0..n as u64).map(|i| rngs.stream("latency", i)).collect(),
             fault_rng: (0..n as u64).map(|i| rngs.stream("faults", i)).collect(),
@@ -95,6 +116,17 @@ impl Network {
     #[inline]
     pub fn is_up(&self, n: NodeId) -> bool {
         self.up[n.idx()]
+    }
+
+    /// Whether `n` will be down at `t` (crashes are scheduled in advance): a message arriving
+    /// then is lost, and is counted so when it is sent.
+    #[inline]
+    pub fn down_at(&self, n: NodeId, t: SimTime) -> bool {
+        self.crashing[n.idx()]
+            && self
+                .crashes
+                .iter()
+                .any(|c| c.node == n && c.at <= t && c.restart.is_none_or(|r| t < r))
     }
 
     pub fn up(&self) -> &[bool] {
@@ -127,16 +159,16 @@ impl Network {
         self.rules.push(rule);
     }
 
-    /// Sends one message: the rule chain, the sender's upload queue, the link latency.
+    /// Sends one message: the rule chain, the sender's upload queue, the link latency. Returns
+    /// when it arrives (twice if duplicated); the caller delivers it.
     #[inline]
     pub fn transmit<M: Message>(
         &mut self,
-        kernel: &mut Kernel<M>,
+        now: SimTime,
         src: NodeId,
         dst: NodeId,
-        msg: M,
-    ) {
-        let now = kernel.now();
+        msg: &M,
+    ) -> Transit {
         let kind = msg.kind() as usize & 15;
         let size = msg.size_bytes();
         self.stats.sent[kind] += 1;
@@ -157,7 +189,7 @@ impl Network {
                 None => continue,
                 Some(Verdict::Drop) => {
                     self.stats.dropped[i] += 1;
-                    return;
+                    return Transit::Lost;
                 }
                 Some(Verdict::Delay(d)) => {
                     self.stats.delayed[i] += 1;
@@ -185,9 +217,9 @@ impl Network {
             &mut self.latency_rng[src.idx()],
         );
         let at = depart + lat + extra;
-        kernel.schedule(at, Event::Message { src, dst, msg });
-        if let Some(d) = dup {
-            kernel.schedule(at + d, Event::Message { src, dst, msg });
+        match dup {
+            None => Transit::Arrives(at),
+            Some(d) => Transit::Twice(at, at + d),
         }
     }
 }

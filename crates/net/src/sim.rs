@@ -1,7 +1,7 @@
 //! The event loop: dispatches events to nodes, applies their outboxes through the network, and
 //! hands their notes and runner-level control events to a [`Driver`].
 
-use crate::network::Network;
+use crate::network::{Network, Transit};
 use des::{
     Command, Ctx, Event, Kernel, Limits, Node, NodeId, Outbox, RngFactory, SimRng, StopReason,
 };
@@ -42,6 +42,8 @@ pub struct World<N: Node> {
     pub shared: N::Shared,
     rngs: Vec<SimRng>,
     outbox: Outbox<N::Msg, N::Note>,
+    /// The latest arrival time of any absorbed message: until then the network is not quiet.
+    absorbed_until: des::SimTime,
 }
 
 impl<N: Node> World<N> {
@@ -68,11 +70,17 @@ impl<N: Node> World<N> {
             shared,
             rngs: node_rngs,
             outbox: Outbox::default(),
+            absorbed_until: des::SimTime::ZERO,
         }
     }
 
     pub fn now(&self) -> des::SimTime {
         self.kernel.now()
+    }
+
+    /// Nothing is scheduled and no message is on its way (absorbed ones included).
+    pub fn quiet(&self) -> bool {
+        self.kernel.pending() == 0 && self.absorbed_until <= self.now()
     }
 
     /// Runs one handler on `node` and applies what it asked for.
@@ -91,17 +99,39 @@ impl<N: Node> World<N> {
         self.apply(node);
     }
 
+    /// Hands one message to the network and delivers what comes out: into the receiver's inbox
+    /// if it absorbs it, else as an event.
+    #[inline]
+    fn send(&mut self, src: NodeId, dst: NodeId, msg: N::Msg) {
+        let arrivals = match self.net.transmit(self.kernel.now(), src, dst, &msg) {
+            Transit::Lost => return,
+            Transit::Arrives(at) => [Some(at), None],
+            Transit::Twice(a, b) => [Some(a), Some(b)],
+        };
+        for at in arrivals.into_iter().flatten() {
+            if self.net.down_at(dst, at) {
+                self.net.stats.dropped_at_arrival += 1;
+            } else if self.nodes[dst.idx()].absorb(&self.shared, src, &msg, at) {
+                self.net.stats.absorbed += 1;
+                self.absorbed_until = self.absorbed_until.max(at);
+            } else {
+                self.kernel.schedule(at, Event::Message { src, dst, msg });
+            }
+        }
+    }
+
     fn apply(&mut self, node: NodeId) {
         let mut cmds = std::mem::take(&mut self.outbox.commands);
+        let mut skips = std::mem::take(&mut self.outbox.skip);
         for c in cmds.drain(..) {
             match c {
-                Command::Send { to, msg } => self.net.transmit(&mut self.kernel, node, to, msg),
+                Command::Send { to, msg } => self.send(node, to, msg),
                 Command::Broadcast { msg, except, skip } => {
-                    let skip = &self.outbox.skip[skip.0 as usize..(skip.0 + skip.1) as usize];
+                    let skip = &skips[skip.0 as usize..(skip.0 + skip.1) as usize];
                     for i in 0..self.net.topo.degree(node) {
                         let p = self.net.topo.peers(node)[i];
                         if Some(p) != except && !skip.contains(&p) {
-                            self.net.transmit(&mut self.kernel, node, p, msg);
+                            self.send(node, p, msg);
                         }
                     }
                 }
@@ -109,7 +139,7 @@ impl<N: Node> World<N> {
                     for i in 0..self.net.topo.degree(node) {
                         let p = self.net.topo.peers(node)[i];
                         let msg = if i % 2 == 0 { first } else { second };
-                        self.net.transmit(&mut self.kernel, node, p, msg);
+                        self.send(node, p, msg);
                     }
                 }
                 Command::SetTimer { id, at, tag } => {
@@ -118,7 +148,8 @@ impl<N: Node> World<N> {
             }
         }
         self.outbox.commands = cmds;
-        self.outbox.skip.clear();
+        skips.clear();
+        self.outbox.skip = skips;
     }
 
     fn schedule_net_controls(&mut self) {

@@ -224,7 +224,7 @@ impl Driver<ChainNode> for ChainDriver {
                     p.sim_ms
                         .store(now.as_nanos() / 1_000_000, Ordering::Relaxed);
                 }
-                if !self.mining && world.kernel.pending() == 0 {
+                if !self.mining && world.quiet() {
                     if self.observer.live_tips() > 1 {
                         // Quiet but split (a tie at the last height): real chains resolve this
                         // with the next block, and so do we.

@@ -43,6 +43,10 @@ pub struct NetSummary {
     pub bytes: u64,
     pub by_kind: BTreeMap<String, u64>,
     pub delivered: u64,
+    /// Announcements the receiver recorded at send time instead of as an event
+    /// (`consensus.inv_delivery = "absorbed"`); not counted in `delivered`.
+    #[serde(default)]
+    pub absorbed: u64,
     pub dropped: BTreeMap<String, u64>,
     pub duplicated: u64,
     pub delayed: u64,
@@ -301,6 +305,7 @@ pub fn run_with_progress(
         bytes: s.total_bytes(),
         by_kind,
         delivered: s.delivered,
+        absorbed: s.absorbed,
         dropped,
         duplicated: s.duplicated.iter().sum(),
         delayed: s.delayed.iter().sum(),

@@ -1,9 +1,9 @@
 //! Nakamoto replicas validated against theory and under faults. Tolerances come from the sample
 //! size (binomial standard errors), never tuned to pass.
 
-use chain::{ChainNode, ChainParams, ForkChoice, Relay};
-use des::SimDuration;
-use net::{Latency, TopologyKind};
+use chain::{ChainNode, ChainNote, ChainParams, ForkChoice, InvDelivery, Relay};
+use des::{NodeId, SimDuration, SimTime};
+use net::{Driver, Latency, TopologyKind, World};
 use runner::{run_one, HashPower, PartitionCfg, RunConfig};
 
 fn base(nodes: u32, blocks: u64) -> RunConfig {
@@ -149,4 +149,109 @@ fn random_tie_rule_runs_and_differs_from_first_seen() {
     assert_ne!(first.trace_hash, random.trace_hash);
     assert_ne!(first.metrics, random.metrics);
     assert_eq!(random.metrics.final_tips, 1);
+}
+
+/// Absorbing announcements is an optimisation, not a model change: on continuous latencies (no
+/// two messages at the same nanosecond) every metric, block record and sample is the same as
+/// with every announcement an event — through loss and give-ups, duplicates, crashes and
+/// restarts, a partition, and bans — while the run needs far fewer events.
+#[test]
+fn absorbed_announcements_change_the_event_count_not_the_behaviour() {
+    let mut lossy = RunConfig::quickstart();
+    lossy.loss = 0.2;
+    lossy.duplicate = 0.05;
+    lossy.jitter = SimDuration::from_millis(300);
+    lossy.chain.request_timeout = SimDuration::from_secs(1);
+    lossy.chain.max_attempts = 3; // nodes give up, and start again on a later announcement
+    lossy.max_time = SimDuration::from_secs(4 * 3600);
+    let mut faulty = RunConfig::quickstart();
+    faulty.block_interval = SimDuration::from_secs(10);
+    faulty.latency = Latency::Mean {
+        mean: SimDuration::from_millis(400),
+        spread: net::Spread::Exponential,
+    };
+    // Short outages while blocks are on their way: announcements absorbed before a crash
+    // arrive after the restart.
+    faulty.crashes = (0..200)
+        .map(|i| {
+            let at = SimDuration::from_millis(300_000 + 4_321 * u64::from(i));
+            runner::CrashCfg {
+                node: i % 100,
+                at,
+                restart: Some(at + SimDuration::from_millis(20 + u64::from(i % 7) * 30)),
+            }
+        })
+        .collect();
+    faulty.partitions = vec![PartitionCfg {
+        groups: vec![(0..50).collect()],
+        from: SimDuration::from_secs(900),
+        until: Some(SimDuration::from_secs(1200)),
+    }];
+    let mut banning = RunConfig::quickstart();
+    banning.loss = 0.1;
+    banning.block_interval = SimDuration::from_secs(10);
+    banning.chain.request_timeout = SimDuration::from_secs(2);
+    let mut bad = runner::ByzantineCfg::new(runner::StrategyKind::InvalidBlocks, vec![3, 4]);
+    bad.hash_share = Some(0.4);
+    banning.byzantine = vec![bad];
+    for (name, mut cfg) in [
+        ("quickstart", RunConfig::quickstart()),
+        ("lossy", lossy),
+        ("faulty", faulty),
+        ("banning", banning),
+    ] {
+        cfg.stop_blocks = Some(100);
+        for seed in 1..=4 {
+            cfg.chain.inv_delivery = InvDelivery::Absorbed;
+            let a = run_one(&cfg, seed).unwrap();
+            cfg.chain.inv_delivery = InvDelivery::Event;
+            let e = run_one(&cfg, seed).unwrap();
+            assert_eq!(a.metrics, e.metrics, "{name}");
+            assert_eq!(a.blocks, e.blocks, "{name}");
+            assert_eq!(a.samples, e.samples, "{name}");
+            assert_eq!(a.net.messages, e.net.messages, "{name}");
+            assert_eq!(a.net.dropped, e.net.dropped, "{name}");
+            assert!(a.net.absorbed > 0 && e.net.absorbed == 0, "{name}");
+            // Replica by replica: every block accepted, tip change and rejection, to the ns.
+            cfg.chain.inv_delivery = InvDelivery::Absorbed;
+            let ha = history(&cfg, seed);
+            cfg.chain.inv_delivery = InvDelivery::Event;
+            let he = history(&cfg, seed);
+            assert!(ha.len() > 100 * 100, "{name}: {} notes", ha.len());
+            if let Some(i) = (0..ha.len().min(he.len())).find(|&i| ha[i] != he[i]) {
+                panic!("{name} seed {seed}: note {i}: {:?} vs {:?}", ha[i], he[i]);
+            }
+            assert_eq!(ha.len(), he.len(), "{name} seed {seed}");
+            assert!(
+                (a.events as f64) < 0.8 * e.events as f64,
+                "{name}: {} events absorbed vs {} as events",
+                a.events,
+                e.events
+            );
+        }
+    }
+}
+
+/// Every note every replica made, in order, with its time.
+fn history(cfg: &RunConfig, seed: u64) -> Vec<(SimTime, NodeId, ChainNote)> {
+    struct Recording(runner::ChainDriver, Vec<(SimTime, NodeId, ChainNote)>);
+    impl Driver<ChainNode> for Recording {
+        fn on_start(&mut self, world: &mut World<ChainNode>) {
+            self.0.on_start(world)
+        }
+        fn on_control(&mut self, world: &mut World<ChainNode>, tag: u64) {
+            self.0.on_control(world, tag)
+        }
+        fn on_note(&mut self, world: &World<ChainNode>, node: NodeId, note: ChainNote) {
+            self.1.push((world.now(), node, note));
+            self.0.on_note(world, node, note)
+        }
+        fn on_net_event(&mut self, world: &mut World<ChainNode>, ev: net::NetEvent) {
+            self.0.on_net_event(world, ev)
+        }
+    }
+    let (mut world, driver, _) = runner::build(cfg, seed).unwrap();
+    let mut rec = Recording(driver, vec![]);
+    net::run(&mut world, &mut rec);
+    rec.1
 }

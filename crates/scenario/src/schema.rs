@@ -185,6 +185,8 @@ pub struct ConsensusToml {
     pub max_attempts: Option<i64>,
     /// What honest nodes do with a peer that sent an invalid block: ban | ignore.
     pub on_invalid: Option<String>,
+    /// Announcements a node need not act on: absorbed | event (same behaviour, more events).
+    pub inv_delivery: Option<String>,
     #[serde(default)]
     pub hash_power: HashPowerToml,
 }

@@ -5,7 +5,7 @@
 //! naming the dotted key and what is allowed.
 
 use crate::schema::{NodeRef, ScenarioFile};
-use chain::{ChainParams, ForkChoice, Invalid, OnInvalid, Relay, TieRule};
+use chain::{ChainParams, ForkChoice, InvDelivery, Invalid, OnInvalid, Relay, TieRule};
 use des::SimDuration;
 use net::{DegreeDist, Latency, Spread, TopologyKind};
 use runner::{
@@ -601,6 +601,11 @@ pub fn validate(f: &ScenarioFile) -> Result<RunConfig, Vec<Issue>> {
             "consensus.on_invalid",
             c.on_invalid.as_deref(),
             OnInvalid::Ban,
+        ),
+        inv_delivery: v.enum_value(
+            "consensus.inv_delivery",
+            c.inv_delivery.as_deref(),
+            InvDelivery::Absorbed,
         ),
         gamma: None,
     };
