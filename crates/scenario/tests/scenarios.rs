@@ -107,6 +107,12 @@ fn out_of_range_values_name_key_line_and_what_is_allowed() {
             "first-seen, random",
         ),
         (
+            "tie = \"first-seen\"",
+            "tie = \"first-seen\"\ninv_delivery = \"lazy\"",
+            "consensus.inv_delivery",
+            "absorbed, event",
+        ),
+        (
             "topology = \"random-regular\"",
             "topology = \"hypercube\"",
             "network.topology",
