@@ -361,6 +361,23 @@ impl ChainNode {
         }
     }
 
+    /// What [`Self::catch_up`] does while `b` is being fetched (every arrival files its
+    /// announcer), in one pass and in no particular order.
+    fn file_arrived(&mut self, b: BlockId, now: SimTime) {
+        let mut i = 0;
+        while i < self.pending.len() {
+            let a = self.pending[i];
+            if a.block == b && a.at <= now {
+                self.pending.swap_remove(i);
+                if self.heard(&a) && !self.announcers.contains(&(b, a.peer)) {
+                    self.announcers.push((b, a.peer));
+                }
+            } else {
+                i += 1;
+            }
+        }
+    }
+
     /// An announcement event for `b` arrived (or its wake fired): it is no longer to come.
     fn woken(&mut self, b: BlockId, now: SimTime) {
         self.wakes.retain(|w| w.0 != b || w.1 > now);
@@ -405,7 +422,13 @@ impl ChainNode {
     }
 
     fn on_block(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, b: BlockId) {
-        self.catch_up(ctx, b);
+        if self.fetching(b) && b.idx() < ctx.shared.store.len() {
+            // The fetch ends here and the block is settled whatever it turns out to be, so
+            // its announcers are only ever read as a set from now on: file them unsorted.
+            self.file_arrived(b, ctx.now());
+        } else {
+            self.catch_up(ctx, b);
+        }
         if let Some(pos) = self.inflight.iter().position(|r| r.block == b) {
             ctx.cancel_timer(self.inflight.swap_remove(pos).timer);
         }
