@@ -44,6 +44,8 @@ pub struct World<N: Node> {
     outbox: Outbox<N::Msg, N::Note>,
     /// The latest arrival time of any absorbed message: until then the network is not quiet.
     absorbed_until: des::SimTime,
+    /// Scratch, per node: marks a broadcast's skip list (all false between broadcasts).
+    skipping: Vec<bool>,
 }
 
 impl<N: Node> World<N> {
@@ -60,9 +62,8 @@ impl<N: Node> World<N> {
             net.topo.node_count() as usize,
             "one node per topology vertex"
         );
-        let node_rngs = (0..nodes.len() as u64)
-            .map(|i| rngs.stream("node", i))
-            .collect();
+        let n = nodes.len();
+        let node_rngs = (0..n as u64).map(|i| rngs.stream("node", i)).collect();
         World {
             kernel: Kernel::new(limits),
             net,
@@ -71,6 +72,7 @@ impl<N: Node> World<N> {
             rngs: node_rngs,
             outbox: Outbox::default(),
             absorbed_until: des::SimTime::ZERO,
+            skipping: vec![false; n],
         }
     }
 
@@ -128,11 +130,17 @@ impl<N: Node> World<N> {
                 Command::Send { to, msg } => self.send(node, to, msg),
                 Command::Broadcast { msg, except, skip } => {
                     let skip = &skips[skip.0 as usize..(skip.0 + skip.1) as usize];
+                    for s in skip.iter().chain(except.as_ref()) {
+                        self.skipping[s.idx()] = true;
+                    }
                     for i in 0..self.net.topo.degree(node) {
                         let p = self.net.topo.peers(node)[i];
-                        if Some(p) != except && !skip.contains(&p) {
+                        if !self.skipping[p.idx()] {
                             self.send(node, p, msg);
                         }
+                    }
+                    for s in skip.iter().chain(except.as_ref()) {
+                        self.skipping[s.idx()] = false;
                     }
                 }
                 Command::Split { first, second } => {
