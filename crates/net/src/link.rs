@@ -229,8 +229,14 @@ impl Bandwidth {
     #[inline]
     pub fn transfer(&self, bytes: u32, src: usize, dst: usize) -> SimDuration {
         let bps = self.upload_bps[src].min(self.download_bps[dst]).max(1);
-        let ns = (u128::from(bytes) * 8 * 1_000_000_000).div_ceil(u128::from(bps));
-        SimDuration::from_nanos(ns.min(u128::from(u64::MAX)) as u64)
+        let ns = match u64::from(bytes).checked_mul(8 * 1_000_000_000) {
+            Some(bit_ns) => bit_ns.div_ceil(bps), // the usual case, without 128-bit division
+            None => {
+                let ns = (u128::from(bytes) * 8 * 1_000_000_000).div_ceil(u128::from(bps));
+                ns.min(u128::from(u64::MAX)) as u64
+            }
+        };
+        SimDuration::from_nanos(ns)
     }
 }
 

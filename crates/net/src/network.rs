@@ -175,32 +175,14 @@ impl Network {
         self.stats.bytes[kind] += u64::from(size);
         let mut extra = des::SimDuration::ZERO;
         let mut dup = None;
-        let view = MessageView {
-            now,
-            src,
-            dst,
-            kind: kind as u8,
-            payload: msg.payload_id(),
-            up: &self.up,
-        };
-        let rng = &mut self.fault_rng[src.idx()];
-        for (i, rule) in self.rules.iter_mut().enumerate() {
-            match rule.decide(&view, rng) {
-                None => continue,
-                Some(Verdict::Drop) => {
-                    self.stats.dropped[i] += 1;
-                    return Transit::Lost;
-                }
-                Some(Verdict::Delay(d)) => {
-                    self.stats.delayed[i] += 1;
-                    extra = d;
-                }
-                Some(Verdict::Duplicate(d)) => {
-                    self.stats.duplicated[i] += 1;
-                    dup = Some(d);
-                }
+        // With no crashes the built-in crash rule never decides: skip the chain if it is alone.
+        if self.rules.len() > 1 || !self.crashes.is_empty() {
+            match self.decide(now, src, dst, kind as u8, msg.payload_id()) {
+                Some(Verdict::Drop) => return Transit::Lost,
+                Some(Verdict::Delay(d)) => extra = d,
+                Some(Verdict::Duplicate(d)) => dup = Some(d),
+                None => {}
             }
-            break;
         }
         let depart = match &self.bandwidth {
             Some(bw) => {
@@ -221,5 +203,36 @@ impl Network {
             None => Transit::Arrives(at),
             Some(d) => Transit::Twice(at, at + d),
         }
+    }
+
+    /// The rule chain: the first rule that decides wins, and is counted.
+    fn decide(
+        &mut self,
+        now: SimTime,
+        src: NodeId,
+        dst: NodeId,
+        kind: u8,
+        payload: u64,
+    ) -> Option<Verdict> {
+        let view = MessageView {
+            now,
+            src,
+            dst,
+            kind,
+            payload,
+            up: &self.up,
+        };
+        let rng = &mut self.fault_rng[src.idx()];
+        for (i, rule) in self.rules.iter_mut().enumerate() {
+            let verdict = rule.decide(&view, rng);
+            match verdict {
+                None => continue,
+                Some(Verdict::Drop) => self.stats.dropped[i] += 1,
+                Some(Verdict::Delay(_)) => self.stats.delayed[i] += 1,
+                Some(Verdict::Duplicate(_)) => self.stats.duplicated[i] += 1,
+            }
+            return verdict;
+        }
+        None
     }
 }
