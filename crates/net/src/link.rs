@@ -119,7 +119,12 @@ struct RoundedPareto {
     shape: f64,
     base_ms: u64,
     thresholds: Vec<f64>,
+    /// Per bin `[i, i + 1) / GUIDE_BINS` of the draw: how many thresholds lie at or above the
+    /// bin's upper edge, so every draw in the bin exceeds none of them: the count starts there.
+    guide: Vec<u16>,
 }
+
+const GUIDE_BINS: usize = 256;
 
 /// Table rows; past the last the formula is used (probability below 1e-6).
 const PARETO_ROWS: usize = 512;
@@ -136,19 +141,34 @@ impl RoundedPareto {
         let thresholds = (1..=PARETO_ROWS as u64)
             .map(|k| libm::pow((base_ms as f64 + k as f64 - 0.5) / scale, -shape))
             .take_while(|&t| t > 1e-6)
+            .collect::<Vec<f64>>();
+        let guide = (1..=GUIDE_BINS)
+            .map(|i| {
+                let edge = i as f64 / GUIDE_BINS as f64;
+                thresholds.iter().take_while(|&&t| t >= edge).count() as u16
+            })
             .collect();
         Some(RoundedPareto {
             scale,
             shape,
             base_ms,
             thresholds,
+            guide,
         })
     }
 
     #[inline]
     fn sample_ms(&self, rng: &mut SimRng) -> u64 {
         let u = rng.uniform_open0();
-        let k = self.thresholds.iter().take_while(|&&t| u <= t).count();
+        // The thresholds fall with k, so those at or above `u` are a prefix; count it from the
+        // guide (u ≤ 1: the last bin takes u = 1).
+        let bin = ((u * GUIDE_BINS as f64) as usize).min(GUIDE_BINS - 1);
+        let start = usize::from(self.guide[bin]);
+        let k = start
+            + self.thresholds[start..]
+                .iter()
+                .take_while(|&&t| u <= t)
+                .count();
         if k < self.thresholds.len() {
             self.base_ms + k as u64
         } else {
