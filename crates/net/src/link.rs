@@ -248,7 +248,18 @@ impl Bandwidth {
     /// Time to push `bytes` from `src` to `dst`: size / min(src upload, dst download), rounded up.
     #[inline]
     pub fn transfer(&self, bytes: u32, src: usize, dst: usize) -> SimDuration {
-        let bps = self.upload_bps[src].min(self.download_bps[dst]).max(1);
+        Self::duration(bytes, self.rate(src, dst))
+    }
+
+    /// The rate of the link from `src` to `dst`: min(src upload, dst download), at least 1.
+    #[inline]
+    pub fn rate(&self, src: usize, dst: usize) -> u64 {
+        self.upload_bps[src].min(self.download_bps[dst]).max(1)
+    }
+
+    /// Time to push `bytes` at `bps`, rounded up to the nanosecond.
+    #[inline]
+    pub fn duration(bytes: u32, bps: u64) -> SimDuration {
         let ns = match u64::from(bytes).checked_mul(8 * 1_000_000_000) {
             Some(bit_ns) => bit_ns.div_ceil(bps), // the usual case, without 128-bit division
             None => {

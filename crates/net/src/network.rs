@@ -38,6 +38,8 @@ impl NetStats {
     }
 }
 
+const MEMO: usize = 32;
+
 /// What became of a message handed to the network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transit {
@@ -72,6 +74,8 @@ pub struct Network {
     /// Per node: it crashes at some point.
     crashing: Vec<bool>,
     upload_free: Vec<SimTime>,
+    /// (size, rate, transfer time); rate 0 marks an empty slot (rates are at least 1).
+    transfer_memo: [(u32, u64, des::SimDuration); MEMO],
     latency_rng: Vec<SimRng>,
     fault_rng: Vec<SimRng>,
     pub stats: NetStats,
@@ -100,6 +104,7 @@ impl Network {
             up: vec![true; n],
             crashing,
             upload_free: vec![SimTime::ZERO; n],
+            transfer_memo: [(0, 0, des::SimDuration::ZERO); MEMO],
             latency_rng: (0..n as u64).map(|i| rngs.stream("latency", i)).collect(),
             fault_rng: (0..n as u64).map(|i| rngs.stream("faults", i)).collect(),
             stats: NetStats {
@@ -187,7 +192,13 @@ impl Network {
         let depart = match &self.bandwidth {
             Some(bw) => {
                 let start = now.max(self.upload_free[src.idx()]);
-                let done = start + bw.transfer(size, src.idx(), dst.idx());
+                let bps = bw.rate(src.idx(), dst.idx());
+                // A few (size, rate) pairs recur endlessly: remember their division.
+                let slot = &mut self.transfer_memo[(bps ^ u64::from(size)) as usize % MEMO];
+                if slot.0 != size || slot.1 != bps {
+                    *slot = (size, bps, Bandwidth::duration(size, bps));
+                }
+                let done = start + slot.2;
                 self.upload_free[src.idx()] = done;
                 done
             }
