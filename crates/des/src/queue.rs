@@ -20,6 +20,8 @@ pub struct EventQueue<E> {
     front: VecDeque<E>,
     /// Bucket i (1..=64) holds events whose time differs from `last` first in bit i − 1.
     buckets: Vec<Vec<(u64, E)>>,
+    /// The smallest key in each bucket (u64::MAX when empty), so a refill makes one pass.
+    mins: [u64; BUCKETS],
     /// Bit i set when bucket i is non-empty.
     occupied: u128,
     last: u64,
@@ -44,6 +46,7 @@ impl<E> EventQueue<E> {
         EventQueue {
             front: VecDeque::new(),
             buckets: (0..BUCKETS).map(|_| Vec::new()).collect(),
+            mins: [u64::MAX; BUCKETS],
             occupied: 0,
             last: 0,
             len: 0,
@@ -69,13 +72,20 @@ impl<E> EventQueue<E> {
         if key == self.last {
             self.front.push_back(event);
         } else {
-            let b = bucket_of(key, self.last);
-            self.buckets[b].push((key, event));
-            self.occupied |= 1u128 << b;
+            self.bucket(key, event);
         }
         self.len += 1;
         self.pushed += 1;
         self.pushed - 1
+    }
+
+    /// Files an event later than `last` into its bucket.
+    #[inline]
+    fn bucket(&mut self, key: u64, event: E) {
+        let b = bucket_of(key, self.last);
+        self.buckets[b].push((key, event));
+        self.mins[b] = self.mins[b].min(key);
+        self.occupied |= 1u128 << b;
     }
 
     /// Makes `front` hold the earliest events; false if the queue is empty.
@@ -89,20 +99,15 @@ impl<E> EventQueue<E> {
         let i = self.occupied.trailing_zeros() as usize;
         let mut moving = std::mem::take(&mut self.buckets[i]);
         self.occupied &= !(1u128 << i);
-        let min = moving
-            .iter()
-            .map(|(k, _)| *k)
-            .min()
-            .expect("occupied bucket is non-empty");
+        let min = std::mem::replace(&mut self.mins[i], u64::MAX);
+        debug_assert_eq!(Some(min), moving.iter().map(|(k, _)| *k).min());
         self.last = min;
         for (k, e) in moving.drain(..) {
             if k == min {
                 self.front.push_back(e);
             } else {
-                let b = bucket_of(k, min);
-                debug_assert!(b < i);
-                self.buckets[b].push((k, e));
-                self.occupied |= 1u128 << b;
+                debug_assert!(bucket_of(k, min) < i);
+                self.bucket(k, e);
             }
         }
         self.buckets[i] = moving; // keep the allocation
@@ -118,14 +123,13 @@ impl<E> EventQueue<E> {
         // Stable sort keeps FIFO order among equal times.
         all.sort_by_key(|(k, _)| *k);
         self.occupied = 0;
+        self.mins = [u64::MAX; BUCKETS];
         self.last = new_last;
         for (k, e) in all {
             if k == new_last {
                 self.front.push_back(e);
             } else {
-                let b = bucket_of(k, new_last);
-                self.buckets[b].push((k, e));
-                self.occupied |= 1u128 << b;
+                self.bucket(k, e);
             }
         }
     }
