@@ -64,6 +64,8 @@ pub struct Kernel<M> {
     trace: TraceHasher,
     limits: Limits,
     processed: u64,
+    /// Cancelled timers popped and skipped.
+    skipped: u64,
     stop: Option<StopReason>,
 }
 
@@ -75,6 +77,7 @@ impl<M: Message> Kernel<M> {
             trace: TraceHasher::new(),
             limits,
             processed: 0,
+            skipped: 0,
             stop: None,
         }
     }
@@ -101,7 +104,12 @@ impl<M: Message> Kernel<M> {
             if let Some(r) = self.stop {
                 return Err(r);
             }
-            match self.queue.peek_time() {
+            let timers = &self.timers;
+            let live = |e: &Event<M>| match e {
+                Event::Timer { id, .. } => timers.is_live(*id),
+                _ => true,
+            };
+            match self.queue.peek_time_live(&live) {
                 None => return Err(StopReason::Drained),
                 Some(t) if t > self.limits.end_time => return Err(StopReason::TimeLimit),
                 Some(_) => {}
@@ -109,10 +117,11 @@ impl<M: Message> Kernel<M> {
             if self.processed >= self.limits.max_events {
                 return Err(StopReason::EventLimit);
             }
-            let (t, ev) = self.queue.pop().expect("peeked");
+            let (t, ev) = self.queue.pop_live(&live).expect("peeked");
             match ev {
                 Event::Timer { node, id, tag } => {
                     if !self.timers.release(id) {
+                        self.skipped += 1;
                         continue; // cancelled: costs one pop, nothing else
                     }
                     self.trace.record(t, TRACE_TIMER, node.0, node.0, tag);
@@ -141,8 +150,10 @@ impl<M: Message> Kernel<M> {
         self.processed
     }
 
+    /// Live events still to come (cancelled timers still queued are not counted).
     pub fn pending(&self) -> usize {
-        self.queue.len()
+        let cancelled_queued = self.timers.cancelled() - self.queue.dropped() - self.skipped;
+        self.queue.len() - cancelled_queued as usize
     }
 
     pub fn limits(&self) -> Limits {
@@ -198,12 +209,59 @@ mod tests {
                 tag: 2,
             },
         );
+        assert_eq!(k.pending(), 2);
         k.timers.cancel(a);
+        assert_eq!(k.pending(), 1, "a cancelled timer is not pending");
         let (t, ev) = k.next_event().unwrap();
         assert_eq!(t, SimTime::from_nanos(6));
         assert!(matches!(ev, Event::Timer { tag: 2, .. }));
+        assert_eq!(k.pending(), 0);
         assert_eq!(k.next_event().unwrap_err(), StopReason::Drained);
         assert_eq!(k.events_processed(), 1);
+    }
+
+    /// Cancelled timers far ahead are dropped as the queue moves them; live events keep their
+    /// order, and `pending` counts live events only, whenever the drops happen.
+    #[test]
+    fn cancelled_timers_are_dropped_early_and_pending_stays_exact() {
+        let mut k: Kernel<M> = Kernel::new(Limits::default());
+        let n = NodeId(0);
+        let mut live = 0usize;
+        for i in 0..1000u64 {
+            let id = k.timers.alloc();
+            let at = SimTime::from_nanos(1_000_000 + i * 7919 % 1000 * 1_000_000);
+            k.schedule(
+                at,
+                Event::Timer {
+                    node: n,
+                    id,
+                    tag: i,
+                },
+            );
+            k.schedule(SimTime::from_nanos(i * 10), Event::Control(i));
+            if i % 3 == 0 {
+                k.timers.cancel(id);
+            } else {
+                live += 1;
+            }
+            live += 1;
+        }
+        let mut last = SimTime::ZERO;
+        let mut seen = 0;
+        while let Ok((t, ev)) = k.next_event() {
+            seen += 1;
+            assert_eq!(k.pending(), live - seen);
+            if let Event::Timer { tag, .. } = ev {
+                assert!(tag % 3 != 0, "cancelled timer {tag} fired");
+            }
+            assert!(t >= last);
+            last = t;
+        }
+        assert_eq!(seen, live);
+        assert!(
+            k.queue.dropped() > 0,
+            "no cancelled timer was dropped early"
+        );
     }
 
     #[test]

@@ -51,6 +51,8 @@ pub struct TimerId {
 pub struct TimerTable {
     generations: Vec<u32>,
     free: Vec<u32>,
+    /// Timers cancelled so far (their events are still queued until dropped or skipped).
+    cancelled: u64,
 }
 
 impl TimerTable {
@@ -72,7 +74,14 @@ impl TimerTable {
 
     /// Cancels a live timer; returns false if it had already fired or been cancelled.
     pub fn cancel(&mut self, id: TimerId) -> bool {
-        self.release(id)
+        let done = self.release(id);
+        self.cancelled += u64::from(done);
+        done
+    }
+
+    /// Timers cancelled so far.
+    pub fn cancelled(&self) -> u64 {
+        self.cancelled
     }
 
     pub fn is_live(&self, id: TimerId) -> bool {

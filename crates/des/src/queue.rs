@@ -27,6 +27,8 @@ pub struct EventQueue<E> {
     last: u64,
     len: usize,
     pushed: u64,
+    /// Events dropped because they were no longer live.
+    dropped: u64,
     now: SimTime,
 }
 
@@ -51,6 +53,7 @@ impl<E> EventQueue<E> {
             last: 0,
             len: 0,
             pushed: 0,
+            dropped: 0,
             now: SimTime::ZERO,
         }
     }
@@ -88,14 +91,19 @@ impl<E> EventQueue<E> {
         self.occupied |= 1u128 << b;
     }
 
-    /// Makes `front` hold the earliest events; false if the queue is empty.
-    fn refill(&mut self) -> bool {
-        if !self.front.is_empty() {
-            return true;
+    /// Makes `front` hold the earliest events; false if the queue is empty. Events for which
+    /// `live` is false (cancelled timers, say) are dropped as they are moved.
+    fn refill(&mut self, live: &impl Fn(&E) -> bool) -> bool {
+        while self.front.is_empty() {
+            if self.occupied == 0 {
+                return false;
+            }
+            self.refill_once(live);
         }
-        if self.occupied == 0 {
-            return false;
-        }
+        true
+    }
+
+    fn refill_once(&mut self, live: &impl Fn(&E) -> bool) {
         let i = self.occupied.trailing_zeros() as usize;
         let mut moving = std::mem::take(&mut self.buckets[i]);
         self.occupied &= !(1u128 << i);
@@ -103,7 +111,10 @@ impl<E> EventQueue<E> {
         debug_assert_eq!(Some(min), moving.iter().map(|(k, _)| *k).min());
         self.last = min;
         for (k, e) in moving.drain(..) {
-            if k == min {
+            if !live(&e) {
+                self.len -= 1;
+                self.dropped += 1;
+            } else if k == min {
                 self.front.push_back(e);
             } else {
                 debug_assert!(bucket_of(k, min) < i);
@@ -111,7 +122,6 @@ impl<E> EventQueue<E> {
             }
         }
         self.buckets[i] = moving; // keep the allocation
-        true
     }
 
     /// Re-buckets everything around a `last` earlier than the current one (rare, O(n)).
@@ -137,7 +147,14 @@ impl<E> EventQueue<E> {
     /// Removes and returns the earliest event.
     #[inline]
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
-        if !self.refill() {
+        self.pop_live(&|_| true)
+    }
+
+    /// Removes and returns the earliest event, dropping events that are no longer `live` on
+    /// the way (they may still be returned if they were already next in line).
+    #[inline]
+    pub fn pop_live(&mut self, live: &impl Fn(&E) -> bool) -> Option<(SimTime, E)> {
+        if !self.refill(live) {
             return None;
         }
         let e = self.front.pop_front().expect("refilled");
@@ -150,7 +167,12 @@ impl<E> EventQueue<E> {
 
     /// The time of the earliest pending event.
     pub fn peek_time(&mut self) -> Option<SimTime> {
-        self.refill().then_some(SimTime::from_nanos(self.last))
+        self.peek_time_live(&|_| true)
+    }
+
+    /// [`Self::peek_time`], dropping events that are no longer `live` on the way.
+    pub fn peek_time_live(&mut self, live: &impl Fn(&E) -> bool) -> Option<SimTime> {
+        self.refill(live).then_some(SimTime::from_nanos(self.last))
     }
 
     /// The time of the last popped event.
@@ -160,6 +182,11 @@ impl<E> EventQueue<E> {
 
     pub fn len(&self) -> usize {
         self.len
+    }
+
+    /// Events dropped so far because they were no longer live.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
     }
 
     pub fn is_empty(&self) -> bool {
