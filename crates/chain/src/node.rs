@@ -202,6 +202,15 @@ struct Rare {
     banned: Vec<(NodeId, SimTime)>,
 }
 
+impl Rare {
+    /// An absorbed announcement counts unless its sender was banned before it arrived.
+    fn heard(rare: &Option<Box<Rare>>, a: &Pending) -> bool {
+        !rare
+            .as_ref()
+            .is_some_and(|r| r.banned.iter().any(|&(p, t)| p == a.peer && t <= a.at))
+    }
+}
+
 /// A replica: honest unless given a Byzantine [`Role`] (see `crate::roles`).
 ///
 /// Laid out by hand: what absorbing an announcement reads (the most frequent operation, on a
@@ -332,10 +341,8 @@ impl ChainNode {
         (self.rare.as_ref()).is_some_and(|r| r.banned.iter().any(|&(p, _)| p == peer))
     }
 
-    /// An absorbed announcement counts unless its sender was banned before it arrived.
     fn heard(&self, a: &Pending) -> bool {
-        !(self.rare.as_ref())
-            .is_some_and(|r| r.banned.iter().any(|&(p, t)| p == a.peer && t <= a.at))
+        Rare::heard(&self.rare, a)
     }
 
     fn forget(&mut self, b: BlockId) {
@@ -368,18 +375,16 @@ impl ChainNode {
     /// What [`Self::catch_up`] does while `b` is being fetched (every arrival files its
     /// announcer), in one pass and in no particular order.
     fn file_arrived(&mut self, b: BlockId, now: SimTime) {
-        let mut i = 0;
-        while i < self.pending.len() {
-            let a = self.pending[i];
-            if a.block == b && a.at <= now {
-                self.pending.swap_remove(i);
-                if self.heard(&a) && !self.announcers.contains(&(b, a.peer)) {
-                    self.announcers.push((b, a.peer));
-                }
-            } else {
-                i += 1;
+        let (rare, announcers) = (&self.rare, &mut self.announcers);
+        self.pending.retain(|a| {
+            if a.block != b || a.at > now {
+                return true;
             }
-        }
+            if Rare::heard(rare, a) && !announcers.contains(&(b, a.peer)) {
+                announcers.push((b, a.peer));
+            }
+            false
+        });
     }
 
     /// An announcement event for `b` arrived (or its wake fired): it is no longer to come.
