@@ -119,18 +119,21 @@ impl SimTime {
 
 impl Add<SimDuration> for SimTime {
     type Output = SimTime;
+    #[inline]
     fn add(self, d: SimDuration) -> SimTime {
         self.checked_add(d)
             .expect("simulated time overflowed u64 nanoseconds")
     }
 }
 impl AddAssign<SimDuration> for SimTime {
+    #[inline]
     fn add_assign(&mut self, d: SimDuration) {
         *self = *self + d;
     }
 }
 impl Sub<SimTime> for SimTime {
     type Output = SimDuration;
+    #[inline]
     fn sub(self, o: SimTime) -> SimDuration {
         self.checked_since(o)
             .expect("subtracting a later SimTime from an earlier one")
@@ -138,17 +141,20 @@ impl Sub<SimTime> for SimTime {
 }
 impl Add for SimDuration {
     type Output = SimDuration;
+    #[inline]
     fn add(self, o: SimDuration) -> SimDuration {
         self.checked_add(o).expect("SimDuration overflowed")
     }
 }
 impl AddAssign for SimDuration {
+    #[inline]
     fn add_assign(&mut self, o: SimDuration) {
         *self = *self + o;
     }
 }
 impl Sub for SimDuration {
     type Output = SimDuration;
+    #[inline]
     fn sub(self, o: SimDuration) -> SimDuration {
         self.checked_sub(o).expect("SimDuration underflowed")
     }

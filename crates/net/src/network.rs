@@ -63,16 +63,28 @@ pub struct NetConfig {
     pub crashes: Vec<Crash>,
 }
 
+/// What sending a message reads about its receiver, packed per node so that it costs one cache
+/// miss (sends go to random nodes, and separate arrays cost one miss each).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Card {
+    /// Download bandwidth (unused without a bandwidth model).
+    download_bps: u64,
+    region: u8,
+    /// It crashes at some point.
+    crashing: bool,
+    /// Scratch for [`crate::sim::World`]: on a broadcast's skip list (false between broadcasts).
+    pub(crate) skip: bool,
+}
+
 pub struct Network {
     pub topo: Topology,
     latency: LatencySampler,
-    bandwidth: Option<Bandwidth>,
-    regions: Vec<u8>,
+    /// Per node, with a bandwidth model: upload bandwidth.
+    upload_bps: Option<Vec<u64>>,
+    pub(crate) cards: Vec<Card>,
     pub(crate) rules: Vec<Rule>,
     pub(crate) crashes: Vec<Crash>,
     pub(crate) up: Vec<bool>,
-    /// Per node: it crashes at some point.
-    crashing: Vec<bool>,
     upload_free: Vec<SimTime>,
     /// (size, rate, transfer time); rate 0 marks an empty slot (rates are at least 1).
     transfer_memo: [(u32, u64, des::SimDuration); MEMO],
@@ -89,20 +101,26 @@ impl Network {
         rules.extend(cfg.rules);
         let names: Vec<String> = rules.iter().map(Rule::name).collect();
         let k = names.len();
-        let mut regions = cfg.regions;
-        regions.resize(n, 0);
-        let mut crashing = vec![false; n];
-        for c in &cfg.crashes {
-            crashing[c.node.idx()] = true;
+        let mut cards = vec![Card::default(); n];
+        for (card, &r) in cards.iter_mut().zip(&cfg.regions) {
+            card.region = r;
         }
+        for c in &cfg.crashes {
+            cards[c.node.idx()].crashing = true;
+        }
+        let upload_bps = cfg.bandwidth.map(|bw| {
+            for (card, &d) in cards.iter_mut().zip(&bw.download_bps) {
+                card.download_bps = d;
+            }
+            bw.upload_bps
+        });
         Network {
             latency: LatencySampler::new(cfg.latency),
-            bandwidth: cfg.bandwidth,
-            regions,
+            upload_bps,
+            cards,
             rules,
             crashes: cfg.crashes,
             up: vec![true; n],
-            crashing,
             upload_free: vec![SimTime::ZERO; n],
             transfer_memo: [(0, 0, des::SimDuration::ZERO); MEMO],
             latency_rng: (0..n as u64).map(|i| rngs.stream("latency", i)).collect(),
@@ -127,7 +145,7 @@ impl Network {
     /// then is lost, and is counted so when it is sent.
     #[inline]
     pub fn down_at(&self, n: NodeId, t: SimTime) -> bool {
-        self.crashing[n.idx()]
+        self.cards[n.idx()].crashing
             && self
                 .crashes
                 .iter()
@@ -139,7 +157,7 @@ impl Network {
     }
 
     pub fn region(&self, n: NodeId) -> u8 {
-        self.regions[n.idx()]
+        self.cards[n.idx()].region
     }
 
     pub fn latency(&self) -> &Latency {
@@ -189,10 +207,11 @@ impl Network {
                 None => {}
             }
         }
-        let depart = match &self.bandwidth {
-            Some(bw) => {
+        let to = self.cards[dst.idx()];
+        let depart = match &self.upload_bps {
+            Some(up) => {
                 let start = now.max(self.upload_free[src.idx()]);
-                let bps = bw.rate(src.idx(), dst.idx());
+                let bps = up[src.idx()].min(to.download_bps).max(1);
                 // A few (size, rate) pairs recur endlessly: remember their division.
                 let slot = &mut self.transfer_memo[(bps ^ u64::from(size)) as usize % MEMO];
                 if slot.0 != size || slot.1 != bps {
@@ -205,8 +224,8 @@ impl Network {
             None => now,
         };
         let lat = self.latency.sample(
-            self.regions[src.idx()],
-            self.regions[dst.idx()],
+            self.cards[src.idx()].region,
+            to.region,
             &mut self.latency_rng[src.idx()],
         );
         let at = depart + lat + extra;

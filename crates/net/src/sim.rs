@@ -44,8 +44,6 @@ pub struct World<N: Node> {
     outbox: Outbox<N::Msg, N::Note>,
     /// The latest arrival time of any absorbed message: until then the network is not quiet.
     absorbed_until: des::SimTime,
-    /// Scratch, per node: marks a broadcast's skip list (all false between broadcasts).
-    skipping: Vec<bool>,
 }
 
 impl<N: Node> World<N> {
@@ -72,7 +70,6 @@ impl<N: Node> World<N> {
             rngs: node_rngs,
             outbox: Outbox::default(),
             absorbed_until: des::SimTime::ZERO,
-            skipping: vec![false; n],
         }
     }
 
@@ -131,16 +128,16 @@ impl<N: Node> World<N> {
                 Command::Broadcast { msg, except, skip } => {
                     let skip = &skips[skip.0 as usize..(skip.0 + skip.1) as usize];
                     for s in skip.iter().chain(except.as_ref()) {
-                        self.skipping[s.idx()] = true;
+                        self.net.cards[s.idx()].skip = true;
                     }
                     for i in 0..self.net.topo.degree(node) {
                         let p = self.net.topo.peers(node)[i];
-                        if !self.skipping[p.idx()] {
+                        if !self.net.cards[p.idx()].skip {
                             self.send(node, p, msg);
                         }
                     }
                     for s in skip.iter().chain(except.as_ref()) {
-                        self.skipping[s.idx()] = false;
+                        self.net.cards[s.idx()].skip = false;
                     }
                 }
                 Command::Split { first, second } => {
