@@ -124,7 +124,8 @@ struct RoundedPareto {
     guide: Vec<u16>,
 }
 
-const GUIDE_BINS: usize = 256;
+const GUIDE_BITS: u32 = 8;
+const GUIDE_BINS: usize = 1 << GUIDE_BITS;
 
 /// Table rows; past the last the formula is used (probability below 1e-6).
 const PARETO_ROWS: usize = 512;
@@ -159,10 +160,12 @@ impl RoundedPareto {
 
     #[inline]
     fn sample_ms(&self, rng: &mut SimRng) -> u64 {
-        let u = rng.uniform_open0();
+        // `SimRng::uniform_open0`, keeping its integer: u = m / 2^53 with m in [1, 2^53].
+        let m = (rng.next_u64() >> 11) + 1;
+        let u = m as f64 * (1.0 / (1u64 << 53) as f64);
         // The thresholds fall with k, so those at or above `u` are a prefix; count it from the
-        // guide (u ≤ 1: the last bin takes u = 1).
-        let bin = ((u * GUIDE_BINS as f64) as usize).min(GUIDE_BINS - 1);
+        // guide. The bin is ⌊u · GUIDE_BINS⌋ (exact in integers; u = 1 goes to the last bin).
+        let bin = ((m >> (53 - GUIDE_BITS)) as usize).min(GUIDE_BINS - 1);
         let start = usize::from(self.guide[bin]);
         let k = start
             + self.thresholds[start..]

@@ -198,8 +198,7 @@ impl Network {
         self.stats.bytes[kind] += u64::from(size);
         let mut extra = des::SimDuration::ZERO;
         let mut dup = None;
-        // With no crashes the built-in crash rule never decides: skip the chain if it is alone.
-        if self.rules.len() > 1 || !self.crashes.is_empty() {
+        if self.chain_may_decide() {
             match self.decide(now, src, dst, kind as u8, msg.payload_id()) {
                 Some(Verdict::Drop) => return Transit::Lost,
                 Some(Verdict::Delay(d)) => extra = d,
@@ -208,21 +207,9 @@ impl Network {
             }
         }
         let to = self.cards[dst.idx()];
-        let depart = match &self.upload_bps {
-            Some(up) => {
-                let start = now.max(self.upload_free[src.idx()]);
-                let bps = up[src.idx()].min(to.download_bps).max(1);
-                // A few (size, rate) pairs recur endlessly: remember their division.
-                let slot = &mut self.transfer_memo[(bps ^ u64::from(size)) as usize % MEMO];
-                if slot.0 != size || slot.1 != bps {
-                    *slot = (size, bps, Bandwidth::duration(size, bps));
-                }
-                let done = start + slot.2;
-                self.upload_free[src.idx()] = done;
-                done
-            }
-            None => now,
-        };
+        let mut free = self.upload_free[src.idx()];
+        let depart = self.depart(now, &mut free, src, to, size);
+        self.upload_free[src.idx()] = free;
         let lat = self.latency.sample(
             self.cards[src.idx()].region,
             to.region,
@@ -233,6 +220,80 @@ impl Network {
             None => Transit::Arrives(at),
             Some(d) => Transit::Twice(at, at + d),
         }
+    }
+
+    /// Whether a rule could decide anything: with no crashes the built-in crash rule never does,
+    /// so the chain is skipped when it is alone.
+    #[inline]
+    fn chain_may_decide(&self) -> bool {
+        self.rules.len() > 1 || !self.crashes.is_empty()
+    }
+
+    /// When a message of `size` bytes from `src` to the node of card `to` has left the sender,
+    /// whose upload queue is free from `free` on (advanced past it).
+    #[inline]
+    fn depart(
+        &mut self,
+        now: SimTime,
+        free: &mut SimTime,
+        src: NodeId,
+        to: Card,
+        size: u32,
+    ) -> SimTime {
+        let Some(up) = &self.upload_bps else {
+            return now;
+        };
+        let start = now.max(*free);
+        let bps = up[src.idx()].min(to.download_bps).max(1);
+        // A few (size, rate) pairs recur endlessly: remember their division.
+        let slot = &mut self.transfer_memo[(bps ^ u64::from(size)) as usize % MEMO];
+        if slot.0 != size || slot.1 != bps {
+            *slot = (size, bps, Bandwidth::duration(size, bps));
+        }
+        *free = start + slot.2;
+        *free
+    }
+
+    /// A broadcast: [`Self::transmit`] to each peer of `src` whose card is not marked `skip`, in
+    /// peer order, with the same results; the arrivals are appended to `out`. Without rules that
+    /// could decide, the sender's state is read once for all of them.
+    pub(crate) fn transmit_to_peers<M: Message>(
+        &mut self,
+        now: SimTime,
+        src: NodeId,
+        msg: &M,
+        out: &mut Vec<(NodeId, Transit)>,
+    ) {
+        let (lo, hi) = self.topo.peer_range(src);
+        if self.chain_may_decide() {
+            for i in lo..hi {
+                let p = self.topo.adj_at(i);
+                if !self.cards[p.idx()].skip {
+                    let t = self.transmit(now, src, p, msg);
+                    out.push((p, t));
+                }
+            }
+            return;
+        }
+        let size = msg.size_bytes();
+        let from = self.cards[src.idx()].region;
+        let mut free = self.upload_free[src.idx()];
+        let before = out.len();
+        for i in lo..hi {
+            let p = self.topo.adj_at(i);
+            let to = self.cards[p.idx()];
+            if to.skip {
+                continue;
+            }
+            let depart = self.depart(now, &mut free, src, to, size);
+            let lat = (self.latency).sample(from, to.region, &mut self.latency_rng[src.idx()]);
+            out.push((p, Transit::Arrives(depart + lat)));
+        }
+        self.upload_free[src.idx()] = free;
+        let sent = (out.len() - before) as u64;
+        let kind = msg.kind() as usize & 15;
+        self.stats.sent[kind] += sent;
+        self.stats.bytes[kind] += sent * u64::from(size);
     }
 
     /// The rule chain: the first rule that decides wins, and is counted.

@@ -44,6 +44,8 @@ pub struct World<N: Node> {
     outbox: Outbox<N::Msg, N::Note>,
     /// The latest arrival time of any absorbed message: until then the network is not quiet.
     absorbed_until: des::SimTime,
+    /// Scratch: one broadcast's arrivals.
+    arrivals: Vec<(NodeId, Transit)>,
 }
 
 impl<N: Node> World<N> {
@@ -70,6 +72,7 @@ impl<N: Node> World<N> {
             rngs: node_rngs,
             outbox: Outbox::default(),
             absorbed_until: des::SimTime::ZERO,
+            arrivals: Vec::new(),
         }
     }
 
@@ -102,20 +105,34 @@ impl<N: Node> World<N> {
     /// if it absorbs it, else as an event.
     #[inline]
     fn send(&mut self, src: NodeId, dst: NodeId, msg: N::Msg) {
-        let arrivals = match self.net.transmit(self.kernel.now(), src, dst, &msg) {
-            Transit::Lost => return,
-            Transit::Arrives(at) => [Some(at), None],
-            Transit::Twice(a, b) => [Some(a), Some(b)],
-        };
-        for at in arrivals.into_iter().flatten() {
-            if self.net.down_at(dst, at) {
-                self.net.stats.dropped_at_arrival += 1;
-            } else if self.nodes[dst.idx()].absorb(&self.shared, src, &msg, at) {
-                self.net.stats.absorbed += 1;
-                self.absorbed_until = self.absorbed_until.max(at);
-            } else {
-                self.kernel.schedule(at, Event::Message { src, dst, msg });
+        let transit = self.net.transmit(self.kernel.now(), src, dst, &msg);
+        self.deliver(src, dst, msg, transit);
+    }
+
+    /// Delivers what came out of the network.
+    #[inline]
+    fn deliver(&mut self, src: NodeId, dst: NodeId, msg: N::Msg, transit: Transit) {
+        match transit {
+            Transit::Lost => {}
+            Transit::Arrives(at) => self.arrive(src, dst, msg, at),
+            Transit::Twice(a, b) => {
+                self.arrive(src, dst, msg, a);
+                self.arrive(src, dst, msg, b);
             }
+        }
+    }
+
+    /// One copy of a message reaches `dst` at `at`: lost if `dst` is down by then, else into
+    /// its inbox if it absorbs it, else an event.
+    #[inline]
+    fn arrive(&mut self, src: NodeId, dst: NodeId, msg: N::Msg, at: des::SimTime) {
+        if self.net.down_at(dst, at) {
+            self.net.stats.dropped_at_arrival += 1;
+        } else if self.nodes[dst.idx()].absorb(&self.shared, src, &msg, at) {
+            self.net.stats.absorbed += 1;
+            self.absorbed_until = self.absorbed_until.max(at);
+        } else {
+            self.kernel.schedule(at, Event::Message { src, dst, msg });
         }
     }
 
@@ -130,12 +147,13 @@ impl<N: Node> World<N> {
                     for s in skip.iter().chain(except.as_ref()) {
                         self.net.cards[s.idx()].skip = true;
                     }
-                    for i in 0..self.net.topo.degree(node) {
-                        let p = self.net.topo.peers(node)[i];
-                        if !self.net.cards[p.idx()].skip {
-                            self.send(node, p, msg);
-                        }
+                    let mut arrivals = std::mem::take(&mut self.arrivals);
+                    self.net
+                        .transmit_to_peers(self.kernel.now(), node, &msg, &mut arrivals);
+                    for (p, transit) in arrivals.drain(..) {
+                        self.deliver(node, p, msg, transit);
                     }
+                    self.arrivals = arrivals;
                     for s in skip.iter().chain(except.as_ref()) {
                         self.net.cards[s.idx()].skip = false;
                     }
