@@ -743,6 +743,12 @@ impl Node for ChainNode {
         false
     }
 
+    fn warm(&self) -> u64 {
+        // Absorbing reads the first two cache lines, and the requests being fetched.
+        let inflight = self.inflight.first().map_or(0, |r| u64::from(r.block.0));
+        self.pending.len() as u64 ^ self.wakes.len() as u64 ^ inflight
+    }
+
     fn on_reconnect(&mut self, ctx: &mut Ctx<'_, Self>, peer: NodeId) {
         let msg = self.announcement(ctx, self.tip);
         ctx.send(peer, msg);

@@ -260,6 +260,12 @@ pub trait Node {
     fn on_restart(&mut self, _ctx: &mut Ctx<'_, Self>) {}
     /// Called when a link to `peer` works again (partition healed, peer restarted).
     fn on_reconnect(&mut self, _ctx: &mut Ctx<'_, Self>, _peer: NodeId) {}
+    /// A message may soon be handed to [`Self::absorb`]: load what it reads, so that the loads
+    /// of a broadcast's receivers overlap instead of each waiting for memory in turn. Return
+    /// something computed from that state (it is discarded). The default reads nothing.
+    fn warm(&self) -> u64 {
+        0
+    }
     /// The network is about to schedule `msg` from `from` to arrive at `at` (not before now).
     /// A node may instead take it into its own inbox now, stamped with `at`, and return true:
     /// then no event is scheduled. It may do so only where the arrival would be pure

@@ -19,7 +19,7 @@ use std::collections::VecDeque;
 /// Bits per digit: 16-way buckets.
 const DIGIT: u32 = 4;
 const RADIX: usize = 1 << DIGIT;
-const BUCKETS: usize = (64 as usize).div_ceil(DIGIT as usize) * RADIX;
+const BUCKETS: usize = 64_usize.div_ceil(DIGIT as usize) * RADIX;
 const WORDS: usize = BUCKETS / 64;
 
 /// A min-queue of events keyed by (time, insertion sequence).

@@ -10,6 +10,17 @@ use std::collections::BTreeMap;
 /// Fractions of nodes at which a block's reach time is recorded: k/20 for k = 1..=20.
 pub const REACH_STEPS: usize = 20;
 
+/// Reach step k (of [`REACH_STEPS`]) of an audience of `aud` is reached at ⌈aud·(k + 1)/STEPS⌉
+/// receivers: the steps reached exactly at receiver number `got` (a run of consecutive steps).
+fn steps_reached_at(aud: u32, got: u32) -> std::ops::Range<usize> {
+    let (aud, got, steps) = (u64::from(aud), u64::from(got), REACH_STEPS as u64);
+    let need = |k: u64| (aud * (k + 1)).div_ceil(steps);
+    // The first step whose need is at least `got`, then those whose need is exactly `got`.
+    let first = (steps * got.saturating_sub(1) / aud).min(steps);
+    let end = (first..steps).find(|&k| need(k) != got).unwrap_or(steps);
+    first as usize..end as usize
+}
+
 /// One point of the time series.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Sample {
@@ -348,10 +359,8 @@ impl Observer {
                 let delay = now.saturating_since(self.created[b.idx()]).as_secs_f64();
                 self.exposure[b.idx()] += self.hash_share[node.idx()] * delay;
                 let aud = self.audience[b.idx()].max(1);
-                for k in 0..REACH_STEPS {
-                    let need =
-                        (u64::from(aud) * (k as u64 + 1)).div_ceil(REACH_STEPS as u64) as u32;
-                    if got == need && self.reach[b.idx()][k] == NEVER {
+                for k in steps_reached_at(aud, got) {
+                    if self.reach[b.idx()][k] == NEVER {
                         self.reach[b.idx()][k] = now.as_nanos();
                     }
                 }
@@ -728,6 +737,34 @@ impl Observer {
                 self.diverged_node_s / self.watch.len() as f64
             },
             attacks: vec![],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The steps reached at each receiver are exactly those whose threshold equals its number
+    /// (the definition, checked step by step), for audiences below, at and above the step count.
+    #[test]
+    fn reach_steps_match_their_definition() {
+        for aud in 1..=130u32 {
+            let mut seen = [0u32; REACH_STEPS];
+            for got in 1..=aud + 2 {
+                let want: Vec<usize> = (0..REACH_STEPS)
+                    .filter(|&k| {
+                        (u64::from(aud) * (k as u64 + 1)).div_ceil(REACH_STEPS as u64)
+                            == u64::from(got)
+                    })
+                    .collect();
+                let got_steps: Vec<usize> = steps_reached_at(aud, got).collect();
+                assert_eq!(got_steps, want, "aud {aud}, receiver {got}");
+                for k in got_steps {
+                    seen[k] += 1;
+                }
+            }
+            assert!(seen.iter().all(|&c| c == 1), "aud {aud}: every step once");
         }
     }
 }

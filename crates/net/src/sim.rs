@@ -150,6 +150,8 @@ impl<N: Node> World<N> {
                     let mut arrivals = std::mem::take(&mut self.arrivals);
                     self.net
                         .transmit_to_peers(self.kernel.now(), node, &msg, &mut arrivals);
+                    let warm = arrivals.iter().map(|(p, _)| self.nodes[p.idx()].warm());
+                    std::hint::black_box(warm.fold(0, u64::wrapping_add));
                     for (p, transit) in arrivals.drain(..) {
                         self.deliver(node, p, msg, transit);
                     }
