@@ -88,8 +88,10 @@ pub struct Network {
     upload_free: Vec<SimTime>,
     /// (size, rate, transfer time); rate 0 marks an empty slot (rates are at least 1).
     transfer_memo: [(u32, u64, des::SimDuration); MEMO],
-    latency_rng: Vec<SimRng>,
-    fault_rng: Vec<SimRng>,
+    /// One stream per purpose for the whole network, drawn in send order (which the event
+    /// order fixes). Per-sender streams cost a cache miss per send on large networks.
+    latency_rng: SimRng,
+    fault_rng: SimRng,
     pub stats: NetStats,
 }
 
@@ -123,8 +125,8 @@ impl Network {
             up: vec![true; n],
             upload_free: vec![SimTime::ZERO; n],
             transfer_memo: [(0, 0, des::SimDuration::ZERO); MEMO],
-            latency_rng: (0..n as u64).map(|i| rngs.stream("latency", i)).collect(),
-            fault_rng: (0..n as u64).map(|i| rngs.stream("faults", i)).collect(),
+            latency_rng: rngs.stream("latency", 0),
+            fault_rng: rngs.stream("faults", 0),
             stats: NetStats {
                 rule_names: names,
                 dropped: vec![0; k],
@@ -213,7 +215,7 @@ impl Network {
         let lat = self.latency.sample(
             self.cards[src.idx()].region,
             to.region,
-            &mut self.latency_rng[src.idx()],
+            &mut self.latency_rng,
         );
         let at = depart + lat + extra;
         match dup {
@@ -286,7 +288,7 @@ impl Network {
                 continue;
             }
             let depart = self.depart(now, &mut free, src, to, size);
-            let lat = (self.latency).sample(from, to.region, &mut self.latency_rng[src.idx()]);
+            let lat = (self.latency).sample(from, to.region, &mut self.latency_rng);
             out.push((p, Transit::Arrives(depart + lat)));
         }
         self.upload_free[src.idx()] = free;
@@ -313,7 +315,7 @@ impl Network {
             payload,
             up: &self.up,
         };
-        let rng = &mut self.fault_rng[src.idx()];
+        let rng = &mut self.fault_rng;
         for (i, rule) in self.rules.iter_mut().enumerate() {
             let verdict = rule.decide(&view, rng);
             match verdict {

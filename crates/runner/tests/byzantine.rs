@@ -49,6 +49,19 @@ fn recovered_after_attack(out: &RunOutput) -> f64 {
         .expect("honest replicas converge after the attack ends")
 }
 
+/// Sample mean and its standard error.
+fn mean_se(xs: &[f64]) -> (f64, f64) {
+    let n = xs.len() as f64;
+    let m = xs.iter().sum::<f64>() / n;
+    let var = xs.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (n - 1.0);
+    (m, (var / n).sqrt())
+}
+
+/// Attack outcomes vary a lot from seed to seed (one seed gave a 0.4 pool a share of 0.40, and
+/// a 0.6 majority 0.81 to 0.97): claims about them are about the mean over seeds, with the
+/// standard error measured across those seeds.
+const SEEDS: std::ops::RangeInclusive<u64> = 1..=10;
+
 #[test]
 fn selfish_pool_with_emergent_gamma_beats_its_share_and_stops_cleanly() {
     let mut cfg = net(1500);
@@ -56,21 +69,24 @@ fn selfish_pool_with_emergent_gamma_beats_its_share_and_stops_cleanly() {
     b.hash_share = Some(0.4);
     b.until = Some(SimDuration::from_secs(60 * 1200));
     cfg.byzantine = vec![b];
-    let out = run(&cfg, 1);
-    let a = &out.metrics.attacks[0];
+    let mut shares = vec![];
+    for seed in SEEDS {
+        let out = run(&cfg, seed);
+        let a = &out.metrics.attacks[0];
+        shares.push(a.main_share);
+        assert!(a.published > 0 && a.attempts > 0);
+        // Honest miners lose blocks to the pool's overrides.
+        assert!(
+            out.metrics.honest_fork_rate > 0.1,
+            "seed {seed}: {}",
+            out.metrics.honest_fork_rate
+        );
+        recovered_after_attack(&out);
+    }
     // R(0.4, γ) ≥ R(0.4, 0) = 0.484 > 0.4 for any γ; the attack runs for ~80 % of the blocks,
-    // honest afterwards, so the pool still clearly beats its share. 4 binomial s.e. of slack.
-    let n = out.metrics.main_chain_length as f64;
-    let se = (0.4 * 0.6 / n).sqrt();
-    assert!(a.main_share > 0.4 + 4.0 * se, "pool share {}", a.main_share);
-    assert!(a.published > 0 && a.attempts > 0);
-    // Honest miners lose blocks to the pool's overrides.
-    assert!(
-        out.metrics.honest_fork_rate > 0.1,
-        "{}",
-        out.metrics.honest_fork_rate
-    );
-    recovered_after_attack(&out);
+    // honest afterwards, so the pool's mean share (≥ ~0.467 in theory) clearly beats 0.4.
+    let (m, se) = mean_se(&shares);
+    assert!(m - 3.0 * se > 0.4, "pool shares {shares:?}");
 }
 
 #[test]
@@ -79,10 +95,18 @@ fn majority_attacker_takes_over_the_chain() {
     let mut b = attack(StrategyKind::Selfish, vec![5]);
     b.hash_share = Some(0.6);
     cfg.byzantine = vec![b];
-    let out = run(&cfg, 2);
-    let a = &out.metrics.attacks[0];
-    assert!(a.main_share > 0.9, "pool share {}", a.main_share);
-    assert!(out.metrics.chain_quality < 0.1);
+    let (mut shares, mut quality) = (vec![], vec![]);
+    for seed in SEEDS {
+        let out = run(&cfg, seed);
+        shares.push(out.metrics.attacks[0].main_share);
+        quality.push(out.metrics.chain_quality);
+    }
+    // Taking over: it displaces most honest blocks, so its share is far above its 0.6 of the
+    // hash power (above 0.8: more than half of the honest miners' 0.4 is gone).
+    let (m, se) = mean_se(&shares);
+    assert!(m - 3.0 * se > 0.8, "pool shares {shares:?}");
+    let (q, se) = mean_se(&quality);
+    assert!(q + 3.0 * se < 0.2, "chain quality {quality:?}");
 }
 
 #[test]
