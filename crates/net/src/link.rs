@@ -257,7 +257,13 @@ impl Bandwidth {
     /// The rate of the link from `src` to `dst`: min(src upload, dst download), at least 1.
     #[inline]
     pub fn rate(&self, src: usize, dst: usize) -> u64 {
-        self.upload_bps[src].min(self.download_bps[dst]).max(1)
+        Self::bottleneck(self.upload_bps[src], self.download_bps[dst])
+    }
+
+    /// The rate of a link from an upload to a download bandwidth, at least 1.
+    #[inline]
+    pub fn bottleneck(upload_bps: u64, download_bps: u64) -> u64 {
+        upload_bps.min(download_bps).max(1)
     }
 
     /// Time to push `bytes` at `bps`, rounded up to the nanosecond.

@@ -210,7 +210,8 @@ impl Network {
         }
         let to = self.cards[dst.idx()];
         let mut free = self.upload_free[src.idx()];
-        let depart = self.depart(now, &mut free, src, to, size);
+        let memo = &mut self.transfer_memo;
+        let depart = Self::depart(&self.upload_bps, memo, (now, &mut free), src, to, size);
         self.upload_free[src.idx()] = free;
         let lat = self.latency.sample(
             self.cards[src.idx()].region,
@@ -235,20 +236,20 @@ impl Network {
     /// whose upload queue is free from `free` on (advanced past it).
     #[inline]
     fn depart(
-        &mut self,
-        now: SimTime,
-        free: &mut SimTime,
+        upload_bps: &Option<Vec<u64>>,
+        memo: &mut [(u32, u64, des::SimDuration); MEMO],
+        (now, free): (SimTime, &mut SimTime),
         src: NodeId,
         to: Card,
         size: u32,
     ) -> SimTime {
-        let Some(up) = &self.upload_bps else {
+        let Some(up) = upload_bps else {
             return now;
         };
         let start = now.max(*free);
-        let bps = up[src.idx()].min(to.download_bps).max(1);
+        let bps = Bandwidth::bottleneck(up[src.idx()], to.download_bps);
         // A few (size, rate) pairs recur endlessly: remember their division.
-        let slot = &mut self.transfer_memo[(bps ^ u64::from(size)) as usize % MEMO];
+        let slot = &mut memo[(bps ^ u64::from(size)) as usize % MEMO];
         if slot.0 != size || slot.1 != bps {
             *slot = (size, bps, Bandwidth::duration(size, bps));
         }
@@ -266,10 +267,9 @@ impl Network {
         msg: &M,
         out: &mut Vec<(NodeId, Transit)>,
     ) {
-        let (lo, hi) = self.topo.peer_range(src);
         if self.chain_may_decide() {
-            for i in lo..hi {
-                let p = self.topo.adj_at(i);
+            for i in 0..self.topo.degree(src) {
+                let p = self.topo.peers(src)[i];
                 if !self.cards[p.idx()].skip {
                     let t = self.transmit(now, src, p, msg);
                     out.push((p, t));
@@ -281,13 +281,13 @@ impl Network {
         let from = self.cards[src.idx()].region;
         let mut free = self.upload_free[src.idx()];
         let before = out.len();
-        for i in lo..hi {
-            let p = self.topo.adj_at(i);
+        for &p in self.topo.peers(src) {
             let to = self.cards[p.idx()];
             if to.skip {
                 continue;
             }
-            let depart = self.depart(now, &mut free, src, to, size);
+            let memo = &mut self.transfer_memo;
+            let depart = Self::depart(&self.upload_bps, memo, (now, &mut free), src, to, size);
             let lat = (self.latency).sample(from, to.region, &mut self.latency_rng);
             out.push((p, Transit::Arrives(depart + lat)));
         }

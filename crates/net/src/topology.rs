@@ -254,21 +254,6 @@ impl Topology {
         &self.adj[self.offsets[n.idx()] as usize..self.offsets[n.idx() + 1] as usize]
     }
 
-    /// Where `n`'s peers lie in the adjacency array (see [`Self::adj_at`]).
-    #[inline]
-    pub fn peer_range(&self, n: NodeId) -> (usize, usize) {
-        (
-            self.offsets[n.idx()] as usize,
-            self.offsets[n.idx() + 1] as usize,
-        )
-    }
-
-    /// The `i`-th entry of the adjacency array.
-    #[inline]
-    pub fn adj_at(&self, i: usize) -> NodeId {
-        self.adj[i]
-    }
-
     pub fn node_count(&self) -> u32 {
         (self.offsets.len() - 1) as u32
     }
