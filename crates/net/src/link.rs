@@ -248,19 +248,7 @@ pub struct Bandwidth {
 }
 
 impl Bandwidth {
-    /// Time to push `bytes` from `src` to `dst`: size / min(src upload, dst download), rounded up.
-    #[inline]
-    pub fn transfer(&self, bytes: u32, src: usize, dst: usize) -> SimDuration {
-        Self::duration(bytes, self.rate(src, dst))
-    }
-
-    /// The rate of the link from `src` to `dst`: min(src upload, dst download), at least 1.
-    #[inline]
-    pub fn rate(&self, src: usize, dst: usize) -> u64 {
-        Self::bottleneck(self.upload_bps[src], self.download_bps[dst])
-    }
-
-    /// The rate of a link from an upload to a download bandwidth, at least 1.
+    /// The rate of a link from an upload to a download bandwidth: the smaller, at least 1.
     #[inline]
     pub fn bottleneck(upload_bps: u64, download_bps: u64) -> u64 {
         upload_bps.min(download_bps).max(1)
@@ -368,11 +356,12 @@ mod tests {
 
     #[test]
     fn transfer_time_is_size_over_bottleneck() {
-        let bw = Bandwidth {
-            upload_bps: vec![8_000_000, 1],
-            download_bps: vec![1, 4_000_000],
-        };
         // 1 MB at min(8, 4) Mbit/s = 2 s.
-        assert_eq!(bw.transfer(1_000_000, 0, 1), SimDuration::from_secs(2));
+        let bps = Bandwidth::bottleneck(8_000_000, 4_000_000);
+        assert_eq!(
+            Bandwidth::duration(1_000_000, bps),
+            SimDuration::from_secs(2)
+        );
+        assert_eq!(Bandwidth::bottleneck(0, 4_000_000), 1, "at least 1 bit/s");
     }
 }

@@ -51,10 +51,8 @@ fn recovered_after_attack(out: &RunOutput) -> f64 {
 
 /// Sample mean and its standard error.
 fn mean_se(xs: &[f64]) -> (f64, f64) {
-    let n = xs.len() as f64;
-    let m = xs.iter().sum::<f64>() / n;
-    let var = xs.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (n - 1.0);
-    (m, (var / n).sqrt())
+    let m = metrics::MeanCi::of(xs);
+    (m.mean, m.sd / (m.n as f64).sqrt())
 }
 
 /// Attack outcomes vary a lot from seed to seed (one seed gave a 0.4 pool a share of 0.40, and
