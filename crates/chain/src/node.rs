@@ -32,6 +32,12 @@ des::named_enum! {
         InvGetData = "inv-getdata",
         /// Push the full block to every peer, unsolicited.
         Push = "push",
+        /// Announce → request → compact block (BIP152 in low-bandwidth mode, as SimBlock models
+        /// it): a request between two nodes that both speak it is answered with a compact
+        /// block, which the receiver rebuilds from its mempool, or, when that fails, it asks for
+        /// the missing transactions (getblocktxn) and gets a part of the block (blocktxn).
+        /// Other pairs exchange the full block. See [`CompactRelay`].
+        Compact = "compact",
     }
 }
 
@@ -59,7 +65,88 @@ des::named_enum! {
 
 des::named_enum! {
     /// Message kinds (the number is the accounting index).
-    pub enum MsgKind { Inv = "inv", GetData = "getdata", Block = "block" }
+    pub enum MsgKind {
+        Inv = "inv",
+        GetData = "getdata",
+        Block = "block",
+        CmpctBlock = "cmpctblock",
+        GetBlockTxn = "getblocktxn",
+        BlockTxn = "blocktxn",
+    }
+}
+
+impl MsgKind {
+    /// A request for data (getdata, getblocktxn), which the receiver serves.
+    pub fn is_request(self) -> bool {
+        matches!(self, MsgKind::GetData | MsgKind::GetBlockTxn)
+    }
+}
+
+/// Compact block relay ([`Relay::Compact`]); defaults are SimBlock's.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CompactRelay {
+    /// Share of nodes that speak it (each node draws once).
+    pub usage: f64,
+    /// Size of a compact block.
+    pub size: u32,
+    /// Probability that rebuilding a compact block from the mempool fails.
+    pub failure: f64,
+    /// After a failure, the part of the block fetched: (fraction, weight) pairs, one drawn with
+    /// probability proportional to its weight.
+    pub missing: Vec<(f64, f64)>,
+}
+
+/// SimBlock's distribution of the part of a block a failed reconstruction fetches (its table
+/// for nodes that stay online, `CBR_FAILURE_BLOCK_SIZE_DISTRIBUTION_FOR_CONTROL_NODE`, 952
+/// entries, transcribed as runs): (first percent, last percent, entries per value). Most
+/// failures miss 1 % of the block, a few most of it.
+const SIMBLOCK_MISSING_RUNS: [(u8, u8, u16); 25] = [
+    (1, 1, 546),
+    (2, 2, 66),
+    (3, 3, 39),
+    (4, 4, 27),
+    (5, 5, 21),
+    (6, 6, 17),
+    (7, 7, 14),
+    (8, 8, 12),
+    (9, 9, 11),
+    (10, 10, 10),
+    (11, 11, 9),
+    (12, 12, 8),
+    (13, 14, 7),
+    (15, 15, 9),
+    (16, 16, 6),
+    (17, 19, 5),
+    (20, 24, 4),
+    (25, 25, 5),
+    (26, 32, 3),
+    (33, 36, 2),
+    (37, 37, 3),
+    (38, 44, 2),
+    (45, 45, 3),
+    (46, 48, 2),
+    (49, 96, 1),
+];
+
+impl CompactRelay {
+    /// [`Self::missing`] as SimBlock has it.
+    pub fn simblock_missing() -> Vec<(f64, f64)> {
+        SIMBLOCK_MISSING_RUNS
+            .iter()
+            .flat_map(|&(lo, hi, n)| (lo..=hi).map(move |pc| (f64::from(pc) / 100.0, f64::from(n))))
+            .collect()
+    }
+}
+
+impl Default for CompactRelay {
+    fn default() -> Self {
+        CompactRelay {
+            usage: 0.964,
+            size: 18_000,
+            failure: 0.13,
+            missing: Self::simblock_missing(),
+        }
+    }
 }
 
 /// Consensus and relay parameters, shared by all replicas.
@@ -80,6 +167,8 @@ pub struct ChainParams {
     /// Enforced γ (Eyal & Sirer): in a tie between a block of a `favoured` miner and another,
     /// an honest replica picks the favoured one with this probability. `None`: the tie rule.
     pub gamma: Option<f64>,
+    /// Compact block relay's parameters (used with [`Relay::Compact`]).
+    pub compact: CompactRelay,
 }
 
 impl Default for ChainParams {
@@ -95,6 +184,7 @@ impl Default for ChainParams {
             on_invalid: OnInvalid::Ban,
             inv_delivery: InvDelivery::Absorbed,
             gamma: None,
+            compact: CompactRelay::default(),
         }
     }
 }
@@ -105,6 +195,8 @@ pub struct Shared {
     pub params: ChainParams,
     /// Per node: its blocks are the favoured side of a tie under an enforced γ (empty: none).
     pub favoured: Vec<bool>,
+    /// Per node: it speaks compact block relay (empty: none does).
+    pub compact: Vec<bool>,
 }
 
 impl Shared {
@@ -113,7 +205,15 @@ impl Shared {
             store,
             params,
             favoured: vec![],
+            compact: vec![],
         }
+    }
+
+    /// A request from `to` to `from` is answered with a compact block.
+    fn compact_between(&self, from: NodeId, to: NodeId) -> bool {
+        self.params.relay == Relay::Compact
+            && self.compact.get(from.idx()).copied().unwrap_or(false)
+            && self.compact.get(to.idx()).copied().unwrap_or(false)
     }
 
     fn is_favoured(&self, b: BlockId) -> bool {
@@ -133,8 +233,9 @@ pub struct ChainMsg {
 impl ChainMsg {
     pub fn new(kind: MsgKind, block: BlockId, p: &ChainParams) -> Self {
         let size = match kind {
-            MsgKind::Block => p.block_size,
-            _ => p.inv_size,
+            MsgKind::Block | MsgKind::BlockTxn => p.block_size,
+            MsgKind::CmpctBlock => p.compact.size,
+            MsgKind::Inv | MsgKind::GetData | MsgKind::GetBlockTxn => p.inv_size,
         };
         ChainMsg { kind, block, size }
     }
@@ -155,6 +256,9 @@ impl Message for ChainMsg {
             .get(kind as usize)
             .map(|k| k.name())
             .unwrap_or("other")
+    }
+    fn is_control(&self) -> bool {
+        self.kind.is_request() || self.kind == MsgKind::Inv
     }
 }
 
@@ -314,7 +418,7 @@ impl ChainNode {
     /// How `b` is announced under the relay protocol: an inv, or the block itself.
     pub(crate) fn announcement(&self, ctx: &Ctx<'_, Self>, b: BlockId) -> ChainMsg {
         let kind = match ctx.shared.params.relay {
-            Relay::InvGetData => MsgKind::Inv,
+            Relay::InvGetData | Relay::Compact => MsgKind::Inv,
             Relay::Push => MsgKind::Block,
         };
         ChainMsg::new(kind, b, &ctx.shared.params)
@@ -631,17 +735,51 @@ impl Node for ChainNode {
             }
             return;
         }
+        let (b, p) = (msg.block, &ctx.shared.params);
         match msg.kind {
-            MsgKind::Inv => self.on_inv(ctx, from, msg.block),
-            MsgKind::GetData => {
-                if self.knows(msg.block) {
-                    ctx.send(
-                        from,
-                        ChainMsg::new(MsgKind::Block, msg.block, &ctx.shared.params),
-                    );
-                }
+            MsgKind::Inv => self.on_inv(ctx, from, b),
+            MsgKind::GetData if self.knows(b) => {
+                let kind = if ctx.shared.compact_between(ctx.id(), from) {
+                    MsgKind::CmpctBlock
+                } else {
+                    MsgKind::Block
+                };
+                ctx.send(from, ChainMsg::new(kind, b, p));
             }
-            MsgKind::Block => self.on_block(ctx, from, msg.block),
+            MsgKind::GetBlockTxn if self.knows(b) => {
+                // The missing transactions: a part of the block.
+                let missing = &p.compact.missing;
+                let total: f64 = missing.iter().map(|m| m.1).sum();
+                let mut x = ctx.rng.uniform() * total;
+                let part = missing
+                    .iter()
+                    .find(|m| {
+                        x -= m.1;
+                        x < 0.0
+                    })
+                    .or(missing.last())
+                    .map_or(1.0, |m| m.0);
+                let size = ((part * f64::from(p.block_size)).round() as u32).max(1);
+                ctx.send(
+                    from,
+                    ChainMsg {
+                        kind: MsgKind::BlockTxn,
+                        block: b,
+                        size,
+                    },
+                );
+            }
+            MsgKind::GetData | MsgKind::GetBlockTxn => {}
+            MsgKind::CmpctBlock
+                if !self.settled(b)
+                    && b.idx() < ctx.shared.store.len()
+                    && ctx.rng.bernoulli(p.compact.failure) =>
+            {
+                // The mempool lacks some of its transactions: ask the sender for them (the
+                // request stays in flight, its timeout running).
+                ctx.send(from, ChainMsg::new(MsgKind::GetBlockTxn, b, p));
+            }
+            MsgKind::Block | MsgKind::CmpctBlock | MsgKind::BlockTxn => self.on_block(ctx, from, b),
         }
     }
 

@@ -36,6 +36,11 @@ pub trait Message: Copy + fmt::Debug {
     fn payload_id(&self) -> u64;
     /// Human name of a kind, for reports.
     fn kind_name(kind: u8) -> &'static str;
+    /// A small control message (an announcement, a request) rather than a transfer of data:
+    /// the network may send it without the sender's upload link (`net::ControlPath`).
+    fn is_control(&self) -> bool {
+        false
+    }
 }
 
 /// A cancellable timer handle. Cancelling is O(1): it bumps the slot's generation, and the

@@ -16,6 +16,6 @@ pub mod topology;
 
 pub use faults::{Crash, LinkAction, LinkRule, MessageView, Misbehave, Partition, Rule, Verdict};
 pub use link::{Bandwidth, Latency, LatencySampler, Spread};
-pub use network::{NetConfig, NetStats, Network, Transit};
+pub use network::{ControlPath, LinkCosts, NetConfig, NetStats, Network, Transit};
 pub use sim::{Driver, NET_CONTROL, NetEvent, World, run};
 pub use topology::{DegreeDist, Topology, TopologyError, TopologyKind, assign_regions};

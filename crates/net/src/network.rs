@@ -61,6 +61,40 @@ pub struct NetConfig {
     pub rules: Vec<Rule>,
     pub partitions: Vec<crate::faults::Partition>,
     pub crashes: Vec<Crash>,
+    pub costs: LinkCosts,
+}
+
+des::named_enum! {
+    /// Whether control messages (`des::Message::is_control`: announcements, requests) use the
+    /// sender's upload link.
+    pub enum ControlPath {
+        /// Like any message: they queue on the upload link for their size's transfer time.
+        Uplink = "uplink",
+        /// They skip the upload link and cost only their latency (plus `control_delay`), as in
+        /// SimBlock.
+        LatencyOnly = "latency-only",
+    }
+}
+
+/// Fixed costs of messages on top of the latency draw and the transfer time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LinkCosts {
+    pub control: ControlPath,
+    /// Added to the latency of every control message (SimBlock: 10 ms).
+    pub control_delay: des::SimDuration,
+    /// Added to every transfer on the upload link, which it occupies (SimBlock: 2 ms of block
+    /// processing). Only with a bandwidth model.
+    pub transfer_overhead: des::SimDuration,
+}
+
+impl Default for LinkCosts {
+    fn default() -> Self {
+        LinkCosts {
+            control: ControlPath::Uplink,
+            control_delay: des::SimDuration::ZERO,
+            transfer_overhead: des::SimDuration::ZERO,
+        }
+    }
 }
 
 /// What sending a message reads about its receiver, packed per node so that it costs one cache
@@ -92,6 +126,7 @@ pub struct Network {
     /// order fixes). Per-sender streams cost a cache miss per send on large networks.
     latency_rng: SimRng,
     fault_rng: SimRng,
+    costs: LinkCosts,
     pub stats: NetStats,
 }
 
@@ -127,6 +162,7 @@ impl Network {
             transfer_memo: [(0, 0, des::SimDuration::ZERO); MEMO],
             latency_rng: rngs.stream("latency", 0),
             fault_rng: rngs.stream("faults", 0),
+            costs: cfg.costs,
             stats: NetStats {
                 rule_names: names,
                 dropped: vec![0; k],
@@ -184,6 +220,10 @@ impl Network {
         self.rules.push(rule);
     }
 
+    pub fn costs(&self) -> LinkCosts {
+        self.costs
+    }
+
     /// Sends one message: the rule chain, the sender's upload queue, the link latency. Returns
     /// when it arrives (twice if duplicated); the caller delivers it.
     #[inline]
@@ -211,7 +251,16 @@ impl Network {
         let to = self.cards[dst.idx()];
         let mut free = self.upload_free[src.idx()];
         let memo = &mut self.transfer_memo;
-        let depart = Self::depart(&self.upload_bps, memo, (now, &mut free), src, to, size);
+        let link = (self.costs, msg.is_control());
+        let depart = Self::depart(
+            &self.upload_bps,
+            memo,
+            link,
+            (now, &mut free),
+            src,
+            to,
+            size,
+        );
         self.upload_free[src.idx()] = free;
         let lat = self.latency.sample(
             self.cards[src.idx()].region,
@@ -233,33 +282,47 @@ impl Network {
     }
 
     /// When a message of `size` bytes from `src` to the node of card `to` has left the sender,
-    /// whose upload queue is free from `free` on (advanced past it).
-    #[inline]
+    /// whose upload queue is free from `free` on (advanced past it), plus the control delay if
+    /// it is a control message (`link`: the costs, and whether it is one).
+    #[inline(always)]
     fn depart(
         upload_bps: &Option<Vec<u64>>,
         memo: &mut [(u32, u64, des::SimDuration); MEMO],
+        (costs, control): (LinkCosts, bool),
         (now, free): (SimTime, &mut SimTime),
         src: NodeId,
         to: Card,
         size: u32,
     ) -> SimTime {
-        let Some(up) = upload_bps else {
-            return now;
+        let delay = if control {
+            costs.control_delay
+        } else {
+            des::SimDuration::ZERO
         };
+        let Some(up) = upload_bps else {
+            return now + delay;
+        };
+        if control && costs.control == ControlPath::LatencyOnly {
+            return now + delay;
+        }
         let start = now.max(*free);
         let bps = Bandwidth::bottleneck(up[src.idx()], to.download_bps);
         // A few (size, rate) pairs recur endlessly: remember their division.
         let slot = &mut memo[(bps ^ u64::from(size)) as usize % MEMO];
         if slot.0 != size || slot.1 != bps {
-            *slot = (size, bps, Bandwidth::duration(size, bps));
+            *slot = (
+                size,
+                bps,
+                Bandwidth::duration(size, bps) + costs.transfer_overhead,
+            );
         }
         *free = start + slot.2;
-        *free
+        *free + delay
     }
 
     /// A broadcast: [`Self::transmit`] to each peer of `src` whose card is not marked `skip`, in
-    /// peer order, with the same results; the arrivals are appended to `out`. Without rules that
-    /// could decide, the sender's state is read once for all of them.
+    /// peer order, with the same results; the arrivals are appended to `out`. Without rules
+    /// that could decide, the sender's state is read once for all of them.
     pub(crate) fn transmit_to_peers<M: Message>(
         &mut self,
         now: SimTime,
@@ -280,6 +343,7 @@ impl Network {
         let size = msg.size_bytes();
         let from = self.cards[src.idx()].region;
         let mut free = self.upload_free[src.idx()];
+        let link = (self.costs, msg.is_control());
         let before = out.len();
         for &p in self.topo.peers(src) {
             let to = self.cards[p.idx()];
@@ -287,7 +351,15 @@ impl Network {
                 continue;
             }
             let memo = &mut self.transfer_memo;
-            let depart = Self::depart(&self.upload_bps, memo, (now, &mut free), src, to, size);
+            let depart = Self::depart(
+                &self.upload_bps,
+                memo,
+                link,
+                (now, &mut free),
+                src,
+                to,
+                size,
+            );
             let lat = (self.latency).sample(from, to.region, &mut self.latency_rng);
             out.push((p, Transit::Arrives(depart + lat)));
         }

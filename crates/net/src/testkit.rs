@@ -137,6 +137,7 @@ pub fn plain(latency: SimDuration) -> NetConfig {
         rules: vec![],
         partitions: vec![],
         crashes: vec![],
+        costs: crate::LinkCosts::default(),
     }
 }
 

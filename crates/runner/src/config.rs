@@ -167,6 +167,8 @@ pub struct RunConfig {
     pub duplicate: f64,
     pub duplicate_delay: SimDuration,
     pub jitter: SimDuration,
+    /// Control-message path and delay, transfer overhead.
+    pub link_costs: net::LinkCosts,
     pub partitions: Vec<PartitionCfg>,
     pub crashes: Vec<CrashCfg>,
     pub byzantine: Vec<ByzantineCfg>,
@@ -202,6 +204,7 @@ impl RunConfig {
             duplicate: 0.0,
             duplicate_delay: SimDuration::from_millis(10),
             jitter: SimDuration::ZERO,
+            link_costs: net::LinkCosts::default(),
             partitions: vec![],
             crashes: vec![],
             byzantine: vec![],

@@ -224,6 +224,7 @@ pub fn build(
         rules,
         partitions,
         crashes,
+        costs: cfg.link_costs,
     };
     let network = Network::new(topo, netcfg, &rngs);
     let weights = hash_weights(cfg, &mut rngs.stream("hashpower", 0))?;
@@ -240,6 +241,11 @@ pub fn build(
     }
     let mut shared = Shared::new(BlockStore::new(n), params);
     shared.favoured = shared_favoured;
+    if cfg.chain.relay == chain::Relay::Compact {
+        let mut speaks = rngs.stream("compact", 0);
+        let usage = cfg.chain.compact.usage;
+        shared.compact = (0..n).map(|_| speaks.bernoulli(usage)).collect();
+    }
     let mut nodes: Vec<ChainNode> = (0..n).map(|_| ChainNode::new()).collect();
     attack::assign_roles(cfg, &mut nodes);
     let limits = Limits {

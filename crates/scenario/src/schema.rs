@@ -143,6 +143,12 @@ pub struct NetworkToml {
     pub duplicate: f64,
     pub duplicate_delay: Option<Dur>,
     pub jitter: Option<Dur>,
+    /// Whether announcements and requests use the upload link: uplink | latency-only.
+    pub control_messages: Option<String>,
+    /// Added to the latency of every announcement and request.
+    pub control_delay: Option<Dur>,
+    /// Added to every transfer on the upload link (processing), which it occupies.
+    pub transfer_overhead: Option<Dur>,
     #[serde(default)]
     pub regions: Vec<RegionToml>,
     #[serde(default)]
@@ -189,6 +195,20 @@ pub struct ConsensusToml {
     pub inv_delivery: Option<String>,
     #[serde(default)]
     pub hash_power: HashPowerToml,
+    /// Compact block relay (only with relay = "compact").
+    pub compact: Option<CompactToml>,
+}
+
+#[derive(Deserialize, Clone, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CompactToml {
+    /// Share of nodes that speak it.
+    pub usage: Option<f64>,
+    pub size: Option<Bytes>,
+    /// Probability that rebuilding a compact block from the mempool fails.
+    pub failure: Option<f64>,
+    /// After a failure, the part of the block fetched: [fraction, weight] pairs.
+    pub missing: Option<Vec<(f64, f64)>>,
 }
 
 #[derive(Deserialize, Clone, Debug, Default)]

@@ -4,8 +4,10 @@
 //! Validation: a parsed [`ScenarioFile`] becomes a [`RunConfig`], or a list of problems, each
 //! naming the dotted key and what is allowed.
 
-use crate::schema::{NodeRef, ScenarioFile};
-use chain::{ChainParams, ForkChoice, InvDelivery, Invalid, OnInvalid, Relay, TieRule};
+use crate::schema::{CompactToml, NodeRef, ScenarioFile};
+use chain::{
+    ChainParams, CompactRelay, ForkChoice, InvDelivery, Invalid, OnInvalid, Relay, TieRule,
+};
 use des::SimDuration;
 use net::{DegreeDist, Latency, Spread, TopologyKind};
 use runner::{
@@ -608,6 +610,7 @@ pub fn validate(f: &ScenarioFile) -> Result<RunConfig, Vec<Issue>> {
             InvDelivery::Absorbed,
         ),
         gamma: None,
+        compact: compact(&mut v, c.compact.as_ref(), c.relay.as_deref()),
     };
     if chain.request_timeout.is_zero() {
         v.err("consensus.request_timeout", "must be positive");
@@ -703,6 +706,15 @@ pub fn validate(f: &ScenarioFile) -> Result<RunConfig, Vec<Issue>> {
     if sample_interval.is_zero() {
         v.err("metrics.sample_interval", "must be positive");
     }
+    let link_costs = net::LinkCosts {
+        control: v.enum_value(
+            "network.control_messages",
+            n.control_messages.as_deref(),
+            net::ControlPath::Uplink,
+        ),
+        control_delay: n.control_delay.map_or(SimDuration::ZERO, |d| d.0),
+        transfer_overhead: n.transfer_overhead.map_or(SimDuration::ZERO, |d| d.0),
+    };
     let byzantine = byzantine(&mut v, f, nodes);
     if !v.issues.is_empty() {
         return Err(v.issues);
@@ -722,6 +734,7 @@ pub fn validate(f: &ScenarioFile) -> Result<RunConfig, Vec<Issue>> {
             .map(|d| d.0)
             .unwrap_or(SimDuration::from_millis(10)),
         jitter: n.jitter.map(|d| d.0).unwrap_or(SimDuration::ZERO),
+        link_costs,
         partitions,
         crashes,
         byzantine,
@@ -734,4 +747,52 @@ pub fn validate(f: &ScenarioFile) -> Result<RunConfig, Vec<Issue>> {
         max_time,
         sample_interval,
     })
+}
+
+/// `[consensus.compact]`: SimBlock's values where a key is missing; the table only goes with
+/// `relay = "compact"`.
+fn compact(v: &mut V, c: Option<&CompactToml>, relay: Option<&str>) -> CompactRelay {
+    let mut out = CompactRelay::default();
+    let Some(c) = c else {
+        return out;
+    };
+    if relay != Some(Relay::Compact.name()) {
+        v.err(
+            "consensus.compact",
+            "only applies with consensus.relay = \"compact\"",
+        );
+    }
+    if let Some(u) = c.usage {
+        v.prob("consensus.compact.usage", u);
+        out.usage = u;
+    }
+    if let Some(f) = c.failure {
+        v.prob("consensus.compact.failure", f);
+        out.failure = f;
+    }
+    if let Some(s) = c.size {
+        if s.0 == 0 || s.0 > u64::from(u32::MAX) {
+            v.err("consensus.compact.size", "must be between 1 B and 4 GB");
+        }
+        out.size = s.0.clamp(1, u64::from(u32::MAX)) as u32;
+    }
+    if let Some(m) = &c.missing {
+        if m.is_empty() {
+            v.err(
+                "consensus.compact.missing",
+                "needs at least one [fraction, weight] pair",
+            );
+        }
+        for (i, &(part, weight)) in m.iter().enumerate() {
+            if !(part > 0.0 && part <= 1.0) {
+                v.err(
+                    format!("consensus.compact.missing[{i}]"),
+                    format!("fraction {part} must be in (0, 1]"),
+                );
+            }
+            v.positive(&format!("consensus.compact.missing[{i}]"), weight);
+        }
+        out.missing = m.clone();
+    }
+    out
 }

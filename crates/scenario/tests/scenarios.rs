@@ -113,6 +113,30 @@ fn out_of_range_values_name_key_line_and_what_is_allowed() {
             "absorbed, event",
         ),
         (
+            "upload = \"20Mbit/s\"",
+            "upload = \"20Mbit/s\"\ncontrol_messages = \"pigeon\"",
+            "network.control_messages",
+            "uplink, latency-only",
+        ),
+        (
+            "[consensus]",
+            "[consensus.compact]\nfailure = 0.1\n\n[consensus]",
+            "consensus.compact",
+            "relay = \"compact\"",
+        ),
+        (
+            "[consensus]",
+            "[consensus.compact]\nfailure = 1.5\n\n[consensus]",
+            "consensus.compact.failure",
+            "[0, 1]",
+        ),
+        (
+            "[consensus]",
+            "[consensus.compact]\nmissing = [[0.5, 1], [0.0, 2]]\n\n[consensus]",
+            "consensus.compact.missing[1]",
+            "(0, 1]",
+        ),
+        (
             "topology = \"random-regular\"",
             "topology = \"hypercube\"",
             "network.topology",
