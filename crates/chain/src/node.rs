@@ -477,14 +477,17 @@ impl ChainNode {
     }
 
     /// What [`Self::catch_up`] does while `b` is being fetched (every arrival files its
-    /// announcer), in one pass and in no particular order.
+    /// announcer), in one pass, in no particular order and without removing duplicates: it is
+    /// called only as `b` arrives for a fetch, and from then on `b`'s announcers are only
+    /// marked as peers to skip (idempotent) and forgotten. (A membership check per entry made
+    /// this quadratic in the node's degree: 4 % of bitcoin-2019's instructions.)
     fn file_arrived(&mut self, b: BlockId, now: SimTime) {
         let (rare, announcers) = (&self.rare, &mut self.announcers);
         self.pending.retain(|a| {
             if a.block != b || a.at > now {
                 return true;
             }
-            if Rare::heard(rare, a) && !announcers.contains(&(b, a.peer)) {
+            if Rare::heard(rare, a) {
                 announcers.push((b, a.peer));
             }
             false
