@@ -11,7 +11,12 @@ for s in bitcoin-2019 scale-10k; do
   echo "== $s (1 job)"
   /usr/bin/time -f "wall %e s, peak RSS %M kB" ./target/release/chainsim run "scenarios/$s.toml" --out "$out/$s" --jobs 1
 done
-# The same network with every announcement as an event (the pre-absorption cost).
-sed 's/^relay = "inv-getdata"/relay = "inv-getdata"\ninv_delivery = "event"/' scenarios/bitcoin-2019.toml >"$out/event.toml"
-echo "== bitcoin-2019, inv_delivery = \"event\" (1 job)"
-/usr/bin/time -f "wall %e s, peak RSS %M kB" ./target/release/chainsim run "$out/event.toml" --out "$out/event" --jobs 1
+# The same network with full blocks and messages on the upload link (no compact relay, no
+# SimBlock message costs), and that with every announcement as an event (the pre-absorption cost).
+sed -e 's/^relay = "compact"/relay = "inv-getdata"/' -e '/^\[consensus.compact\]/,/^$/d' \
+  -e '/^control_messages\|^control_delay\|^transfer_overhead/d' scenarios/bitcoin-2019.toml >"$out/full.toml"
+sed 's/^relay = "inv-getdata"/relay = "inv-getdata"\ninv_delivery = "event"/' "$out/full.toml" >"$out/event.toml"
+for v in full event; do
+  echo "== bitcoin-2019, $v (1 job)"
+  /usr/bin/time -f "wall %e s, peak RSS %M kB" ./target/release/chainsim run "$out/$v.toml" --out "$out/$v" --jobs 1
+done
