@@ -68,15 +68,22 @@ pub struct SimRng {
 }
 
 impl SimRng {
-    #[inline]
+    #[inline(always)]
     pub fn next_u64(&mut self) -> u64 {
         if self.next >= WORDS {
-            self.core.generate(&mut self.words);
-            self.next = 0;
+            self.refill();
         }
         let (lo, hi) = (self.words[self.next], self.words[self.next + 1]);
         self.next += 2;
         (u64::from(hi) << 32) | u64::from(lo)
+    }
+
+    /// The next block of keystream (once every 32 draws: kept out of line).
+    #[cold]
+    #[inline(never)]
+    fn refill(&mut self) {
+        self.core.generate(&mut self.words);
+        self.next = 0;
     }
 
     /// Uniform in [0, 1) with 53 random bits.
