@@ -110,23 +110,65 @@ pub(crate) struct Card {
     pub(crate) skip: bool,
 }
 
+/// What decides when a message leaves its sender: the upload bandwidths and the link costs.
+struct Uplink {
+    /// Per node, with a bandwidth model: upload bandwidth.
+    upload_bps: Option<Vec<u64>>,
+    /// (size, rate, transfer time); rate 0 marks an empty slot (rates are at least 1).
+    memo: [(u32, u64, des::SimDuration); MEMO],
+    costs: LinkCosts,
+}
+
+impl Uplink {
+    /// When a message of `size` bytes from `src` to the node of card `to` has left the sender,
+    /// whose upload queue is free from `free` on (advanced past it), plus the control delay if
+    /// it is a `control` message.
+    #[inline(always)]
+    fn depart(
+        &mut self,
+        (now, free): (SimTime, &mut SimTime),
+        src: NodeId,
+        to: Card,
+        size: u32,
+        control: bool,
+    ) -> SimTime {
+        let delay = if control {
+            self.costs.control_delay
+        } else {
+            des::SimDuration::ZERO
+        };
+        let Some(up) = &self.upload_bps else {
+            return now + delay;
+        };
+        if control && self.costs.control == ControlPath::LatencyOnly {
+            return now + delay;
+        }
+        let start = now.max(*free);
+        let bps = Bandwidth::bottleneck(up[src.idx()], to.download_bps);
+        // A few (size, rate) pairs recur endlessly: remember their division.
+        let slot = &mut self.memo[(bps ^ u64::from(size)) as usize % MEMO];
+        if slot.0 != size || slot.1 != bps {
+            let transfer = Bandwidth::duration(size, bps) + self.costs.transfer_overhead;
+            *slot = (size, bps, transfer);
+        }
+        *free = start + slot.2;
+        *free + delay
+    }
+}
+
 pub struct Network {
     pub topo: Topology,
     latency: LatencySampler,
-    /// Per node, with a bandwidth model: upload bandwidth.
-    upload_bps: Option<Vec<u64>>,
+    uplink: Uplink,
     pub(crate) cards: Vec<Card>,
     pub(crate) rules: Vec<Rule>,
     pub(crate) crashes: Vec<Crash>,
     pub(crate) up: Vec<bool>,
     upload_free: Vec<SimTime>,
-    /// (size, rate, transfer time); rate 0 marks an empty slot (rates are at least 1).
-    transfer_memo: [(u32, u64, des::SimDuration); MEMO],
     /// One stream per purpose for the whole network, drawn in send order (which the event
     /// order fixes). Per-sender streams cost a cache miss per send on large networks.
     latency_rng: SimRng,
     fault_rng: SimRng,
-    costs: LinkCosts,
     pub stats: NetStats,
 }
 
@@ -153,16 +195,18 @@ impl Network {
         });
         Network {
             latency: LatencySampler::new(cfg.latency),
-            upload_bps,
+            uplink: Uplink {
+                upload_bps,
+                memo: [(0, 0, des::SimDuration::ZERO); MEMO],
+                costs: cfg.costs,
+            },
             cards,
             rules,
             crashes: cfg.crashes,
             up: vec![true; n],
             upload_free: vec![SimTime::ZERO; n],
-            transfer_memo: [(0, 0, des::SimDuration::ZERO); MEMO],
             latency_rng: rngs.stream("latency", 0),
             fault_rng: rngs.stream("faults", 0),
-            costs: cfg.costs,
             stats: NetStats {
                 rule_names: names,
                 dropped: vec![0; k],
@@ -221,7 +265,7 @@ impl Network {
     }
 
     pub fn costs(&self) -> LinkCosts {
-        self.costs
+        self.uplink.costs
     }
 
     /// Sends one message: the rule chain, the sender's upload queue, the link latency. Returns
@@ -250,17 +294,7 @@ impl Network {
         }
         let to = self.cards[dst.idx()];
         let mut free = self.upload_free[src.idx()];
-        let memo = &mut self.transfer_memo;
-        let link = (self.costs, msg.is_control());
-        let depart = Self::depart(
-            &self.upload_bps,
-            memo,
-            link,
-            (now, &mut free),
-            src,
-            to,
-            size,
-        );
+        let depart = (self.uplink).depart((now, &mut free), src, to, size, msg.is_control());
         self.upload_free[src.idx()] = free;
         let lat = self.latency.sample(
             self.cards[src.idx()].region,
@@ -279,45 +313,6 @@ impl Network {
     #[inline]
     fn chain_may_decide(&self) -> bool {
         self.rules.len() > 1 || !self.crashes.is_empty()
-    }
-
-    /// When a message of `size` bytes from `src` to the node of card `to` has left the sender,
-    /// whose upload queue is free from `free` on (advanced past it), plus the control delay if
-    /// it is a control message (`link`: the costs, and whether it is one).
-    #[inline(always)]
-    fn depart(
-        upload_bps: &Option<Vec<u64>>,
-        memo: &mut [(u32, u64, des::SimDuration); MEMO],
-        (costs, control): (LinkCosts, bool),
-        (now, free): (SimTime, &mut SimTime),
-        src: NodeId,
-        to: Card,
-        size: u32,
-    ) -> SimTime {
-        let delay = if control {
-            costs.control_delay
-        } else {
-            des::SimDuration::ZERO
-        };
-        let Some(up) = upload_bps else {
-            return now + delay;
-        };
-        if control && costs.control == ControlPath::LatencyOnly {
-            return now + delay;
-        }
-        let start = now.max(*free);
-        let bps = Bandwidth::bottleneck(up[src.idx()], to.download_bps);
-        // A few (size, rate) pairs recur endlessly: remember their division.
-        let slot = &mut memo[(bps ^ u64::from(size)) as usize % MEMO];
-        if slot.0 != size || slot.1 != bps {
-            *slot = (
-                size,
-                bps,
-                Bandwidth::duration(size, bps) + costs.transfer_overhead,
-            );
-        }
-        *free = start + slot.2;
-        *free + delay
     }
 
     /// A broadcast: [`Self::transmit`] to each peer of `src` whose card is not marked `skip`, in
@@ -343,23 +338,14 @@ impl Network {
         let size = msg.size_bytes();
         let from = self.cards[src.idx()].region;
         let mut free = self.upload_free[src.idx()];
-        let link = (self.costs, msg.is_control());
+        let control = msg.is_control();
         let before = out.len();
         for &p in self.topo.peers(src) {
             let to = self.cards[p.idx()];
             if to.skip {
                 continue;
             }
-            let memo = &mut self.transfer_memo;
-            let depart = Self::depart(
-                &self.upload_bps,
-                memo,
-                link,
-                (now, &mut free),
-                src,
-                to,
-                size,
-            );
+            let depart = (self.uplink).depart((now, &mut free), src, to, size, control);
             let lat = (self.latency).sample(from, to.region, &mut self.latency_rng);
             out.push((p, Transit::Arrives(depart + lat)));
         }
