@@ -13,7 +13,7 @@ pub mod roles;
 
 pub use block::{Block, BlockId, BlockStore, Invalid, NO_MINER};
 pub use node::{
-    ChainMsg, ChainNode, ChainNote, ChainParams, CompactRelay, ForkChoice, InvDelivery, MsgKind,
-    OnInvalid, Relay, Shared, TieRule,
+    ChainMsg, ChainNode, ChainNote, ChainParams, CompactRelay, ForkChoice, InvDelivery, Missing,
+    MsgKind, OnInvalid, Relay, Shared, TieRule,
 };
 pub use roles::{AttackStats, DoubleSpend, Fork, Role, Selfish, Template};

@@ -91,9 +91,50 @@ pub struct CompactRelay {
     pub size: u32,
     /// Probability that rebuilding a compact block from the mempool fails.
     pub failure: f64,
-    /// After a failure, the part of the block fetched: (fraction, weight) pairs, one drawn with
-    /// probability proportional to its weight.
-    pub missing: Vec<(f64, f64)>,
+    /// After a failure, the part of the block fetched.
+    pub missing: Missing,
+}
+
+/// Parts of a block, drawn with probabilities proportional to integer weights.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Missing {
+    parts: Vec<f64>,
+    cumulative: Vec<u64>,
+}
+
+impl Missing {
+    /// From (fraction of the block, weight) pairs: at least one, weights positive, their sum
+    /// within u64 (the scenario layer checks this first).
+    pub fn new(pairs: &[(f64, u64)]) -> Missing {
+        assert!(
+            !pairs.is_empty() && pairs.iter().all(|p| p.1 > 0),
+            "bad weights"
+        );
+        let mut total = 0u64;
+        Missing {
+            parts: pairs.iter().map(|p| p.0).collect(),
+            cumulative: pairs
+                .iter()
+                .map(|p| {
+                    total = total.checked_add(p.1).expect("weights overflow");
+                    total
+                })
+                .collect(),
+        }
+    }
+
+    /// SimBlock's table (see [`SIMBLOCK_MISSING_RUNS`]).
+    pub fn simblock() -> Missing {
+        let pairs: Vec<(f64, u64)> = SIMBLOCK_MISSING_RUNS
+            .iter()
+            .flat_map(|&(lo, hi, n)| (lo..=hi).map(move |pc| (f64::from(pc) / 100.0, u64::from(n))))
+            .collect();
+        Missing::new(&pairs)
+    }
+
+    pub fn draw(&self, rng: &mut des::SimRng) -> f64 {
+        self.parts[rng.pick_cumulative(&self.cumulative)]
+    }
 }
 
 /// SimBlock's distribution of the part of a block a failed reconstruction fetches (its table
@@ -128,23 +169,13 @@ const SIMBLOCK_MISSING_RUNS: [(u8, u8, u16); 25] = [
     (49, 96, 1),
 ];
 
-impl CompactRelay {
-    /// [`Self::missing`] as SimBlock has it.
-    pub fn simblock_missing() -> Vec<(f64, f64)> {
-        SIMBLOCK_MISSING_RUNS
-            .iter()
-            .flat_map(|&(lo, hi, n)| (lo..=hi).map(move |pc| (f64::from(pc) / 100.0, f64::from(n))))
-            .collect()
-    }
-}
-
 impl Default for CompactRelay {
     fn default() -> Self {
         CompactRelay {
             usage: 0.964,
             size: 18_000,
             failure: 0.13,
-            missing: Self::simblock_missing(),
+            missing: Missing::simblock(),
         }
     }
 }
@@ -751,17 +782,7 @@ impl Node for ChainNode {
             }
             MsgKind::GetBlockTxn if self.knows(b) => {
                 // The missing transactions: a part of the block.
-                let missing = &p.compact.missing;
-                let total: f64 = missing.iter().map(|m| m.1).sum();
-                let mut x = ctx.rng.uniform() * total;
-                let part = missing
-                    .iter()
-                    .find(|m| {
-                        x -= m.1;
-                        x < 0.0
-                    })
-                    .or(missing.last())
-                    .map_or(1.0, |m| m.0);
+                let part = p.compact.missing.draw(ctx.rng);
                 let size = ((part * f64::from(p.block_size)).round() as u32).max(1);
                 ctx.send(
                     from,
@@ -893,5 +914,26 @@ impl Node for ChainNode {
     fn on_reconnect(&mut self, ctx: &mut Ctx<'_, Self>, peer: NodeId) {
         let msg = self.announcement(ctx, self.tip);
         ctx.send(peer, msg);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The transcribed table has SimBlock's 952 entries, from 1 % to 96 % of the block, and
+    /// draws only its own values.
+    #[test]
+    fn simblock_missing_table_is_simblocks() {
+        let m = Missing::simblock();
+        assert_eq!(m.cumulative.last(), Some(&952));
+        assert_eq!(m.parts.first(), Some(&0.01));
+        assert_eq!(m.parts.last(), Some(&0.96));
+        assert!(m.cumulative.windows(2).all(|w| w[0] < w[1]));
+        let mut rng = des::RngFactory::new(1).stream("t", 0);
+        let ones = (0..10_000).filter(|_| m.draw(&mut rng) == 0.01).count() as f64 / 1e4;
+        let p: f64 = 546.0 / 952.0;
+        let se = (p * (1.0 - p) / 1e4).sqrt();
+        assert!((ones - p).abs() < 4.0 * se, "{ones} vs {p}");
     }
 }

@@ -207,8 +207,9 @@ pub struct CompactToml {
     pub size: Option<Bytes>,
     /// Probability that rebuilding a compact block from the mempool fails.
     pub failure: Option<f64>,
-    /// After a failure, the part of the block fetched: [fraction, weight] pairs.
-    pub missing: Option<Vec<(f64, f64)>>,
+    /// After a failure, the part of the block fetched: [fraction, weight] pairs (integer
+    /// weights).
+    pub missing: Option<Vec<(f64, u64)>>,
 }
 
 #[derive(Deserialize, Clone, Debug, Default)]

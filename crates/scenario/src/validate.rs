@@ -6,7 +6,7 @@
 
 use crate::schema::{CompactToml, NodeRef, ScenarioFile};
 use chain::{
-    ChainParams, CompactRelay, ForkChoice, InvDelivery, Invalid, OnInvalid, Relay, TieRule,
+    ChainParams, CompactRelay, ForkChoice, InvDelivery, Invalid, Missing, OnInvalid, Relay, TieRule,
 };
 use des::SimDuration;
 use net::{DegreeDist, Latency, Spread, TopologyKind};
@@ -783,16 +783,26 @@ fn compact(v: &mut V, c: Option<&CompactToml>, relay: Option<&str>) -> CompactRe
                 "needs at least one [fraction, weight] pair",
             );
         }
+        let mut total = Some(0u64);
         for (i, &(part, weight)) in m.iter().enumerate() {
+            let key = format!("consensus.compact.missing[{i}]");
             if !(part > 0.0 && part <= 1.0) {
-                v.err(
-                    format!("consensus.compact.missing[{i}]"),
-                    format!("fraction {part} must be in (0, 1]"),
-                );
+                v.err(&key, format!("fraction {part} must be in (0, 1]"));
             }
-            v.positive(&format!("consensus.compact.missing[{i}]"), weight);
+            if weight == 0 {
+                v.err(&key, "the weight must be a positive integer");
+            }
+            total = total.and_then(|t| t.checked_add(weight));
         }
-        out.missing = m.clone();
+        if total.is_none() {
+            v.err(
+                "consensus.compact.missing",
+                "the weights add up to more than 2^64",
+            );
+        }
+        if !m.is_empty() && m.iter().all(|p| p.1 > 0) && total.is_some() {
+            out.missing = Missing::new(m);
+        }
     }
     out
 }

@@ -137,6 +137,12 @@ fn out_of_range_values_name_key_line_and_what_is_allowed() {
             "(0, 1]",
         ),
         (
+            "[consensus]",
+            "[consensus.compact]\nmissing = [[0.5, 0]]\n\n[consensus]",
+            "consensus.compact.missing[0]",
+            "positive integer",
+        ),
+        (
             "topology = \"random-regular\"",
             "topology = \"hypercube\"",
             "network.topology",
