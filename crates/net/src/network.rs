@@ -264,10 +264,6 @@ impl Network {
         self.rules.push(rule);
     }
 
-    pub fn costs(&self) -> LinkCosts {
-        self.uplink.costs
-    }
-
     /// Sends one message: the rule chain, the sender's upload queue, the link latency. Returns
     /// when it arrives (twice if duplicated); the caller delivers it.
     #[inline]

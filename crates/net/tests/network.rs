@@ -412,3 +412,82 @@ fn an_extra_draw_in_one_node_leaves_other_streams_alone() {
     assert_eq!(RngFactory::new(5).stream("node", 7).next_u64(), draws[0]);
     assert_eq!(draws[0], draws2[0]);
 }
+
+/// A message that is either a bulk transfer or a control message (an announcement, a request).
+#[derive(Copy, Clone, Debug)]
+struct Sized {
+    size: u32,
+    control: bool,
+}
+impl Message for Sized {
+    fn kind(&self) -> u8 {
+        u8::from(self.control)
+    }
+    fn size_bytes(&self) -> u32 {
+        self.size
+    }
+    fn payload_id(&self) -> u64 {
+        0
+    }
+    fn kind_name(_: u8) -> &'static str {
+        "sized"
+    }
+    fn is_control(&self) -> bool {
+        self.control
+    }
+}
+
+/// Control messages queue behind a transfer on the upload link, or (SimBlock's model) skip it
+/// and pay only their latency plus the control delay; every transfer occupies the link for
+/// size / rate plus the transfer overhead.
+#[test]
+fn link_costs_route_control_messages_and_charge_transfers() {
+    let ms = SimDuration::from_millis;
+    let at = |t: Transit| match t {
+        Transit::Arrives(t) => t.as_nanos() / 1_000_000,
+        other => panic!("{other:?}"),
+    };
+    let (a, b) = (NodeId(0), NodeId(1));
+    let block = Sized {
+        size: 1000,
+        control: false,
+    };
+    let inv = Sized {
+        size: 100,
+        control: true,
+    };
+    for control in [ControlPath::Uplink, ControlPath::LatencyOnly] {
+        let mut cfg = plain(ms(50));
+        // 8 kbit/s: 1000 B take 1 s, 100 B 100 ms.
+        cfg.bandwidth = Some(Bandwidth {
+            upload_bps: vec![8_000; 2],
+            download_bps: vec![1_000_000; 2],
+        });
+        cfg.costs = LinkCosts {
+            control,
+            control_delay: ms(10),
+            transfer_overhead: ms(2),
+        };
+        let topo = Topology::build(&TopologyKind::Complete, 2, &mut rng(1)).unwrap();
+        let mut net = Network::new(topo, cfg, &RngFactory::new(1));
+        let now = SimTime::ZERO;
+        // The block leaves after 1 s + 2 ms and arrives 50 ms later.
+        assert_eq!(at(net.transmit(now, a, b, &block)), 1052);
+        let (inv_at, next_block_at) = match control {
+            // Queued behind the block: 1002 + 100 + 2 ms, then 10 + 50 ms on the way; the next
+            // block waits for it.
+            ControlPath::Uplink => (1164, 1104 + 1002 + 50),
+            // Leaves now: 10 + 50 ms; the next block follows the first directly.
+            ControlPath::LatencyOnly => (60, 1002 + 1002 + 50),
+        };
+        assert_eq!(at(net.transmit(now, a, b, &inv)), inv_at, "{control}");
+        assert_eq!(
+            at(net.transmit(now, a, b, &block)),
+            next_block_at,
+            "{control}"
+        );
+    }
+    for c in ControlPath::ALL {
+        assert_eq!(c.name().parse::<ControlPath>().unwrap(), *c);
+    }
+}
