@@ -777,6 +777,7 @@ fn compact(v: &mut V, c: Option<&CompactToml>, relay: Option<&str>) -> CompactRe
         out.size = s.0.clamp(1, u64::from(u32::MAX)) as u32;
     }
     if let Some(m) = &c.missing {
+        let before = v.issues.len();
         if m.is_empty() {
             v.err(
                 "consensus.compact.missing",
@@ -800,7 +801,7 @@ fn compact(v: &mut V, c: Option<&CompactToml>, relay: Option<&str>) -> CompactRe
                 "the weights add up to more than 2^64",
             );
         }
-        if !m.is_empty() && m.iter().all(|p| p.1 > 0) && total.is_some() {
+        if v.issues.len() == before {
             out.missing = Missing::new(m);
         }
     }
