@@ -118,13 +118,18 @@ struct RoundedPareto {
     scale: f64,
     shape: f64,
     base_ms: u64,
+    /// The thresholds, then [`PAD`] entries of −∞ (no draw is at or below them).
     thresholds: Vec<f64>,
+    /// How many thresholds there are (without the padding).
+    rows: usize,
     /// Per bin `[i, i + 1) / GUIDE_BINS` of the draw: how many thresholds lie at or above the
     /// bin's upper edge, so every draw in the bin exceeds none of them: the count starts there.
     guide: Vec<u16>,
 }
 
 const GUIDE_BITS: u32 = 8;
+/// Thresholds compared without a branch per draw (see `sample_ms`).
+const PAD: usize = 2;
 const GUIDE_BINS: usize = 1 << GUIDE_BITS;
 
 /// Table rows; past the last the formula is used (probability below 1e-6).
@@ -139,21 +144,24 @@ impl RoundedPareto {
             return None;
         }
         let base_ms = (scale + 0.5) as u64;
-        let thresholds = (1..=PARETO_ROWS as u64)
+        let mut thresholds = (1..=PARETO_ROWS as u64)
             .map(|k| libm::pow((base_ms as f64 + k as f64 - 0.5) / scale, -shape))
             .take_while(|&t| t > 1e-6)
             .collect::<Vec<f64>>();
+        let rows = thresholds.len();
         let guide = (1..=GUIDE_BINS)
             .map(|i| {
                 let edge = i as f64 / GUIDE_BINS as f64;
                 thresholds.iter().take_while(|&&t| t >= edge).count() as u16
             })
             .collect();
+        thresholds.extend([f64::NEG_INFINITY; PAD]);
         Some(RoundedPareto {
             scale,
             shape,
             base_ms,
             thresholds,
+            rows,
             guide,
         })
     }
@@ -167,12 +175,14 @@ impl RoundedPareto {
         // guide. The bin is ⌊u · GUIDE_BINS⌋ (exact in integers; u = 1 goes to the last bin).
         let bin = ((m >> (53 - GUIDE_BITS)) as usize).min(GUIDE_BINS - 1);
         let start = usize::from(self.guide[bin]);
-        let k = start
-            + self.thresholds[start..]
-                .iter()
-                .take_while(|&&t| u <= t)
-                .count();
-        if k < self.thresholds.len() {
+        // Most bins hold at most PAD thresholds: count those without a branch (the thresholds
+        // past the bin, and the padding, are below `u`), and scan on only when all were above.
+        let t = &self.thresholds[start..start + PAD];
+        let mut k = start + usize::from(u <= t[0]) + usize::from(u <= t[1]);
+        if k == start + PAD {
+            k += self.thresholds[k..].iter().take_while(|&&t| u <= t).count();
+        }
+        if k < self.rows {
             self.base_ms + k as u64
         } else {
             // The same expression as `SimRng::pareto` on this draw.
