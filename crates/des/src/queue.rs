@@ -3,45 +3,37 @@
 //! Events at equal times come out in the order they were pushed (FIFO), so the order of events is
 //! a pure function of the order of pushes. Popping asserts that time never goes backwards.
 //!
-//! Implementation: two tiers over the u64 nanosecond time, neither of which stores a sequence
-//! number (FIFO ties come from keeping push order and sorting stably).
-//! - The near tier is a timing wheel of [`SLOTS`] slots of 2^[`SLOT_BITS`] ns (~1 ms, a ~4.4 s
-//!   horizon) past the current slot (the cursor). An event goes into its slot in push order,
-//!   O(1); when the cursor reaches a slot, the slot is sorted stably by time into `front`. Almost
-//!   every message lands here once and moves once.
-//! - The far tier holds events beyond the horizon (request timeouts, the next block, metric
-//!   samples) in a radix heap ([`RadixHeap`]); as the cursor moves, those now within the horizon
-//!   come out of it in (time, insertion) order into their slots.
-//!
-//! For equal times the order survives the tiers: an event still in the far tier when another with
-//! the same time is pushed into the wheel was pushed earlier (the horizon only moves forward), and
-//! it reaches the slot before the cursor does. An event pushed at or before the cursor's slot
-//! (after a peek, say) goes into `front` after every event at its time.
+//! Implementation: a radix heap over the u64 nanosecond time, with 16-way digits. Because
+//! simulated time is monotone (nothing is scheduled before the last popped time), an event lives
+//! in the bucket named by the highest hex digit in which its time differs from `last` (the
+//! level) and its own value of that digit; push is O(1), and an event moves to a lower level at
+//! most 15 times (a binary radix heap moved each event ~19 times on a Bitcoin run, 16-way ~5).
+//! Buckets in (level, digit) order hold ever later times, so the earliest event is in the first
+//! non-empty one. Events with equal times are always in the same bucket and move together in
+//! order, and events at `last` itself are drained from the front, which gives FIFO ties without
+//! a sequence field.
 
 use crate::time::SimTime;
 use std::collections::VecDeque;
 
-/// log2 of a wheel slot's width in nanoseconds (2^20 ns ≈ 1.05 ms).
-const SLOT_BITS: u32 = 20;
-/// Wheel slots: the near tier covers SLOTS · 2^SLOT_BITS ns ≈ 4.4 s past the cursor.
-const SLOTS: usize = 1 << 12;
-const SLOT_WORDS: usize = SLOTS / 64;
+/// Bits per digit: 16-way buckets.
+const DIGIT: u32 = 4;
+const RADIX: usize = 1 << DIGIT;
+const BUCKETS: usize = 64_usize.div_ceil(DIGIT as usize) * RADIX;
+const WORDS: usize = BUCKETS / 64;
 
 /// A min-queue of events keyed by (time, insertion sequence).
 pub struct EventQueue<E> {
-    /// The pending events of slots up to the cursor, in (time, insertion) order.
-    front: VecDeque<(u64, E)>,
-    /// Slot `s` (cursor < s < cursor + SLOTS) at index `s % SLOTS`, in push order.
-    wheel: Vec<Vec<(u64, E)>>,
-    /// Bit i set when wheel slot i is non-empty.
-    occupied: [u64; SLOT_WORDS],
-    /// The absolute slot number (time >> SLOT_BITS) of the events in `front`.
-    cursor: u64,
-    /// Events at slots from cursor + SLOTS on.
-    far: RadixHeap<E>,
-    /// Drained slot buffers, the latest last: few slots are in use at once, so a few buffers
-    /// serve them all and stay in cache.
-    spare: Vec<Vec<(u64, E)>>,
+    /// Events at time `last`, in FIFO order.
+    front: VecDeque<E>,
+    /// Bucket `level · RADIX + d` holds the events whose time differs from `last` first in
+    /// digit `level`, where the time's digit is `d` (greater than `last`'s).
+    buckets: Vec<Vec<(u64, E)>>,
+    /// The smallest key in each bucket (u64::MAX when empty), so a refill makes one pass.
+    mins: [u64; BUCKETS],
+    /// Bit i set when bucket i is non-empty.
+    occupied: [u64; WORDS],
+    last: u64,
     len: usize,
     pushed: u64,
     /// Events dropped because they were no longer live.
@@ -55,15 +47,22 @@ impl<E> Default for EventQueue<E> {
     }
 }
 
+/// The bucket of a key later than `last`.
+#[inline]
+fn bucket_of(key: u64, last: u64) -> usize {
+    let level = (63 - (key ^ last).leading_zeros()) / DIGIT;
+    let digit = (key >> (level * DIGIT)) as usize & (RADIX - 1);
+    level as usize * RADIX + digit
+}
+
 impl<E> EventQueue<E> {
     pub fn new() -> Self {
         EventQueue {
             front: VecDeque::new(),
-            wheel: (0..SLOTS).map(|_| Vec::new()).collect(),
-            occupied: [0; SLOT_WORDS],
-            cursor: 0,
-            far: RadixHeap::new(),
-            spare: Vec::new(),
+            buckets: (0..BUCKETS).map(|_| Vec::new()).collect(),
+            mins: [u64::MAX; BUCKETS],
+            occupied: [0; WORDS],
+            last: 0,
             len: 0,
             pushed: 0,
             dropped: 0,
@@ -80,231 +79,19 @@ impl<E> EventQueue<E> {
             "event scheduled in the past: {time} < now {}",
             self.now
         );
-        self.place(time.as_nanos(), event);
-        self.len += 1;
-        self.pushed += 1;
-        self.pushed - 1
-    }
-
-    /// Files an event by its key: `front`, a wheel slot or the far tier.
-    #[inline]
-    fn place(&mut self, key: u64, event: E) {
-        let slot = key >> SLOT_BITS;
-        if slot > self.cursor && slot - self.cursor < SLOTS as u64 {
-            self.file_in_slot(key, event);
-        } else if slot <= self.cursor {
-            self.file_in_front(key, event);
-        } else {
-            self.far.push(key, event);
+        let key = time.as_nanos();
+        if key < self.last {
+            // Only after `peek_time` moved `last` ahead of `now`: rebuild around the new key.
+            self.rebase(key);
         }
-    }
-
-    /// Appends to the key's wheel slot (which must be within the horizon).
-    #[inline]
-    fn file_in_slot(&mut self, key: u64, event: E) {
-        let i = (key >> SLOT_BITS) as usize % SLOTS;
-        let v = &mut self.wheel[i];
-        if v.capacity() == 0 {
-            // Reuse the buffer drained last (warm in cache) rather than one per slot.
-            *v = self.spare.pop().unwrap_or_default();
-        }
-        v.push((key, event));
-        self.occupied[i / 64] |= 1 << (i % 64);
-    }
-
-    /// Into `front`, after every pending event at or before `key` (FIFO ties).
-    #[cold]
-    fn file_in_front(&mut self, key: u64, event: E) {
-        if self.front.back().is_none_or(|b| b.0 <= key) {
-            self.front.push_back((key, event));
-        } else {
-            let at = self.front.partition_point(|e| e.0 <= key);
-            self.front.insert(at, (key, event));
-        }
-    }
-
-    /// The first non-empty wheel slot after the cursor (absolute), if any.
-    #[inline]
-    fn next_slot(&self) -> Option<u64> {
-        let start = (self.cursor as usize + 1) % SLOTS;
-        let (w0, b0) = (start / 64, start % 64);
-        // The first word from bit b0 on, then the others in circular order, then word w0's low
-        // bits (slots just short of a full turn).
-        let first = self.occupied[w0] & (!0u64 << b0);
-        let found = if first != 0 {
-            Some(w0 * 64 + first.trailing_zeros() as usize)
-        } else {
-            (1..=SLOT_WORDS)
-                .map(|k| (w0 + k) % SLOT_WORDS)
-                .find(|&w| self.occupied[w] != 0)
-                .map(|w| w * 64 + self.occupied[w].trailing_zeros() as usize)
-        }?;
-        let offset = (found + SLOTS - start) % SLOTS;
-        Some(self.cursor + 1 + offset as u64)
-    }
-
-    /// Makes `front` hold the earliest events; false if the queue is empty. Events for which
-    /// `live` is false (cancelled timers, say) are dropped as they are moved.
-    #[inline]
-    fn refill(&mut self, live: &impl Fn(&E) -> bool) -> bool {
-        while self.front.is_empty() {
-            if !self.advance(live) {
-                return false;
-            }
-        }
-        true
-    }
-
-    /// Moves the cursor to the next slot with events and sorts that slot into `front`.
-    fn advance(&mut self, live: &impl Fn(&E) -> bool) -> bool {
-        let target = match self.next_slot() {
-            // Far events all lie beyond the wheel, so after this slot.
-            Some(s) => s,
-            None => match self.far.min_key() {
-                Some(k) => k >> SLOT_BITS,
-                None => return false,
-            },
-        };
-        self.cursor = target;
-        // The far events now within the horizon, in order, into their slots.
-        let horizon = (self.cursor + SLOTS as u64).saturating_mul(1 << SLOT_BITS);
-        while let Some((k, e)) = self.far.pop_before(horizon, live) {
-            self.file_in_slot(k, e);
-        }
-        self.sync_far_drops();
-        let i = self.cursor as usize % SLOTS;
-        let mut slot = std::mem::take(&mut self.wheel[i]);
-        self.occupied[i / 64] &= !(1 << (i % 64));
-        let before = slot.len();
-        slot.retain(|(_, e)| live(e));
-        let gone = before - slot.len();
-        self.len -= gone;
-        self.dropped += gone as u64;
-        slot.sort_by_key(|e| e.0); // stable: push order among equal times
-        self.front.extend(slot.drain(..));
-        self.spare.push(slot);
-        true
-    }
-
-    /// Counts what the far tier dropped as ours.
-    #[inline]
-    fn sync_far_drops(&mut self) {
-        let gone = std::mem::take(&mut self.far.dropped);
-        self.len -= gone as usize;
-        self.dropped += gone;
-    }
-
-    /// Removes and returns the earliest event.
-    #[inline]
-    pub fn pop(&mut self) -> Option<(SimTime, E)> {
-        self.pop_live(&|_| true)
-    }
-
-    /// Removes and returns the earliest event, dropping events that are no longer `live` on
-    /// the way (they may still be returned if they were already next in line).
-    #[inline]
-    pub fn pop_live(&mut self, live: &impl Fn(&E) -> bool) -> Option<(SimTime, E)> {
-        if !self.refill(live) {
-            return None;
-        }
-        let (k, e) = self.front.pop_front().expect("refilled");
-        self.len -= 1;
-        let t = SimTime::from_nanos(k);
-        assert!(t >= self.now, "time went backwards");
-        self.now = t;
-        Some((t, e))
-    }
-
-    /// The time of the earliest pending event.
-    pub fn peek_time(&mut self) -> Option<SimTime> {
-        self.peek_time_live(&|_| true)
-    }
-
-    /// [`Self::peek_time`], dropping events that are no longer `live` on the way.
-    #[inline]
-    pub fn peek_time_live(&mut self, live: &impl Fn(&E) -> bool) -> Option<SimTime> {
-        if !self.refill(live) {
-            return None;
-        }
-        self.front.front().map(|e| SimTime::from_nanos(e.0))
-    }
-
-    /// The time of the last popped event.
-    pub fn now(&self) -> SimTime {
-        self.now
-    }
-
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Events dropped so far because they were no longer live.
-    pub fn dropped(&self) -> u64 {
-        self.dropped
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-}
-
-/// Bits per digit of the far tier's radix heap: 16-way buckets.
-const DIGIT: u32 = 4;
-const RADIX: usize = 1 << DIGIT;
-const BUCKETS: usize = 64_usize.div_ceil(DIGIT as usize) * RADIX;
-const WORDS: usize = BUCKETS / 64;
-
-/// The far tier: a radix heap over u64 keys, with 16-way digits, for keys never below the last
-/// popped one. An event lives in the bucket named by the highest hex digit in which its key
-/// differs from `last` (the level) and its own value of that digit; push is O(1), and an event
-/// moves to a lower level at most 15 times. Buckets in (level, digit) order hold ever later keys,
-/// so the earliest event is in the first non-empty one. Events with equal keys are always in the
-/// same bucket and move together in order, and events at `last` itself are drained from the front,
-/// which gives FIFO ties without a sequence field.
-struct RadixHeap<E> {
-    /// Events at key `last`, in FIFO order.
-    front: VecDeque<E>,
-    /// Bucket `level · RADIX + d` holds the events whose key differs from `last` first in digit
-    /// `level`, where the key's digit is `d` (greater than `last`'s).
-    buckets: Vec<Vec<(u64, E)>>,
-    /// The smallest key in each bucket (u64::MAX when empty), so a refill makes one pass.
-    mins: [u64; BUCKETS],
-    /// Bit i set when bucket i is non-empty.
-    occupied: [u64; WORDS],
-    last: u64,
-    /// Events dropped because they were no longer live (collected by the owner).
-    dropped: u64,
-}
-
-/// The bucket of a key later than `last`.
-#[inline]
-fn bucket_of(key: u64, last: u64) -> usize {
-    let level = (63 - (key ^ last).leading_zeros()) / DIGIT;
-    let digit = (key >> (level * DIGIT)) as usize & (RADIX - 1);
-    level as usize * RADIX + digit
-}
-
-impl<E> RadixHeap<E> {
-    fn new() -> Self {
-        RadixHeap {
-            front: VecDeque::new(),
-            buckets: (0..BUCKETS).map(|_| Vec::new()).collect(),
-            mins: [u64::MAX; BUCKETS],
-            occupied: [0; WORDS],
-            last: 0,
-            dropped: 0,
-        }
-    }
-
-    /// Adds an event; `key` must not be below the last popped key.
-    #[inline]
-    fn push(&mut self, key: u64, event: E) {
-        debug_assert!(key >= self.last);
         if key == self.last {
             self.front.push_back(event);
         } else {
             self.bucket(key, event);
         }
+        self.len += 1;
+        self.pushed += 1;
+        self.pushed - 1
     }
 
     /// Files an event later than `last` into its bucket.
@@ -324,31 +111,16 @@ impl<E> RadixHeap<E> {
             .map(|w| w * 64 + self.occupied[w].trailing_zeros() as usize)
     }
 
-    /// The smallest key (perhaps of an event no longer live), without moving anything.
-    #[inline]
-    fn min_key(&self) -> Option<u64> {
-        if self.front.is_empty() {
-            self.first_bucket().map(|i| self.mins[i])
-        } else {
-            Some(self.last)
-        }
-    }
-
-    /// Removes the earliest event if its key is below `limit`, dropping events that are no
-    /// longer `live` on the way. `last` never passes `limit`, so later pushes at or above it
-    /// stay valid.
-    #[inline]
-    fn pop_before(&mut self, limit: u64, live: &impl Fn(&E) -> bool) -> Option<(u64, E)> {
-        loop {
-            if let Some(e) = self.front.pop_front() {
-                return Some((self.last, e));
-            }
-            let i = self.first_bucket()?;
-            if self.mins[i] >= limit {
-                return None;
-            }
+    /// Makes `front` hold the earliest events; false if the queue is empty. Events for which
+    /// `live` is false (cancelled timers, say) are dropped as they are moved.
+    fn refill(&mut self, live: &impl Fn(&E) -> bool) -> bool {
+        while self.front.is_empty() {
+            let Some(i) = self.first_bucket() else {
+                return false;
+            };
             self.refill_once(i, live);
         }
+        true
     }
 
     fn refill_once(&mut self, i: usize, live: &impl Fn(&E) -> bool) {
@@ -359,6 +131,7 @@ impl<E> RadixHeap<E> {
         self.last = min;
         for (k, e) in moving.drain(..) {
             if !live(&e) {
+                self.len -= 1;
                 self.dropped += 1;
             } else if k == min {
                 self.front.push_back(e);
@@ -368,6 +141,75 @@ impl<E> RadixHeap<E> {
             }
         }
         self.buckets[i] = moving; // keep the allocation
+    }
+
+    /// Re-buckets everything around a `last` earlier than the current one (rare, O(n)).
+    fn rebase(&mut self, new_last: u64) {
+        let mut all: Vec<(u64, E)> = self.front.drain(..).map(|e| (self.last, e)).collect();
+        for b in &mut self.buckets {
+            all.append(b);
+        }
+        // Stable sort keeps FIFO order among equal times.
+        all.sort_by_key(|(k, _)| *k);
+        self.occupied = [0; WORDS];
+        self.mins = [u64::MAX; BUCKETS];
+        self.last = new_last;
+        for (k, e) in all {
+            if k == new_last {
+                self.front.push_back(e);
+            } else {
+                self.bucket(k, e);
+            }
+        }
+    }
+
+    /// Removes and returns the earliest event.
+    #[inline]
+    pub fn pop(&mut self) -> Option<(SimTime, E)> {
+        self.pop_live(&|_| true)
+    }
+
+    /// Removes and returns the earliest event, dropping events that are no longer `live` on
+    /// the way (they may still be returned if they were already next in line).
+    #[inline]
+    pub fn pop_live(&mut self, live: &impl Fn(&E) -> bool) -> Option<(SimTime, E)> {
+        if !self.refill(live) {
+            return None;
+        }
+        let e = self.front.pop_front().expect("refilled");
+        self.len -= 1;
+        let t = SimTime::from_nanos(self.last);
+        assert!(t >= self.now, "time went backwards");
+        self.now = t;
+        Some((t, e))
+    }
+
+    /// The time of the earliest pending event.
+    pub fn peek_time(&mut self) -> Option<SimTime> {
+        self.peek_time_live(&|_| true)
+    }
+
+    /// [`Self::peek_time`], dropping events that are no longer `live` on the way.
+    pub fn peek_time_live(&mut self, live: &impl Fn(&E) -> bool) -> Option<SimTime> {
+        self.refill(live).then_some(SimTime::from_nanos(self.last))
+    }
+
+    /// The time of the last popped event.
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Events dropped so far because they were no longer live.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 }
 
@@ -397,7 +239,7 @@ mod tests {
 
     #[test]
     fn many_ties_keep_insertion_order() {
-        // At the cursor's slot, in one later wheel slot, and in one far slot.
+        // At the current time, a few ms later, and a minute later (different radix levels).
         for base in [0, 5_000_000, 60_000_000_000] {
             check_ties(base);
         }
@@ -489,17 +331,35 @@ mod tests {
 
     #[test]
     fn matches_reference_order_under_random_interleaving() {
-        // Delays up to ~18 minutes: mostly the far tier and its hand-over to the wheel.
+        // Delays up to ~18 minutes.
         check_against_reference(9, 40, 0, 0);
     }
 
     #[test]
-    fn matches_reference_across_the_wheel_horizon_with_ties_and_dead_events() {
-        // Delays around the ~4.4 s horizon (2^32 ns), times in whole milliseconds-ish.
+    fn matches_reference_with_ties_and_dead_events() {
+        // Delays up to a few seconds, times rounded to ~1 ms: many ties.
         check_against_reference(10, 33, 20, 0);
         check_against_reference(11, 34, 16, 5);
-        // Dense short delays: the wheel and pushes into the current slot.
+        // Dense short delays, many pushes just after the current time.
         check_against_reference(12, 22, 10, 3);
+    }
+
+    /// Pushes a few ns apart, before and after pending ones: time order, FIFO among equal times.
+    #[test]
+    fn close_pushes_keep_time_order_and_fifo() {
+        let mut q = EventQueue::new();
+        let t = SimTime::from_nanos;
+        q.push(t(100), "a");
+        q.push(t(50), "b");
+        q.push(t(150), "c");
+        assert_eq!(q.pop(), Some((t(50), "b")));
+        assert_eq!(q.pop(), Some((t(100), "a")));
+        q.push(t(150), "d");
+        q.push(t(120), "e");
+        assert_eq!(q.pop(), Some((t(120), "e")));
+        assert_eq!(q.pop(), Some((t(150), "c")));
+        assert_eq!(q.pop(), Some((t(150), "d")));
+        assert_eq!(q.pop(), None);
     }
 
     #[test]
