@@ -906,9 +906,8 @@ impl Node for ChainNode {
     }
 
     fn warm(&self) -> u64 {
-        // Absorbing reads the first two cache lines, and the requests being fetched.
-        let inflight = self.inflight.first().map_or(0, |r| u64::from(r.block.0));
-        self.pending.len() as u64 ^ self.wakes.len() as u64 ^ inflight
+        // Absorbing reads the first two cache lines (the requests being fetched, rarely).
+        self.pending.len() as u64 ^ self.wakes.len() as u64 ^ self.inflight.len() as u64
     }
 
     fn on_reconnect(&mut self, ctx: &mut Ctx<'_, Self>, peer: NodeId) {
