@@ -266,7 +266,7 @@ mod tests {
     fn check_against_reference(seed: u64, max_bits: u64, grain_bits: u32, dead: u64) {
         let mut rng = crate::RngFactory::new(seed).stream("q", 0);
         let mut q = EventQueue::new();
-        let is_live = |s: &u64| dead == 0 || s % dead != 0;
+        let is_live = |s: &u64| dead == 0 || !s.is_multiple_of(dead);
         let mut reference: Vec<(u64, u64)> = vec![];
         let (mut seq, mut now, mut dead_seen) = (0u64, 0u64, 0u64);
         for _ in 0..50_000 {
