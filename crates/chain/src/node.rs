@@ -782,7 +782,7 @@ impl Node for ChainNode {
             }
             MsgKind::GetBlockTxn if self.knows(b) => {
                 // The missing transactions: a part of the block.
-                let part = p.compact.missing.draw(ctx.rng);
+                let part = p.compact.missing.draw(ctx.common);
                 let size = ((part * f64::from(p.block_size)).round() as u32).max(1);
                 ctx.send(
                     from,
@@ -797,7 +797,7 @@ impl Node for ChainNode {
             MsgKind::CmpctBlock
                 if !self.settled(b)
                     && b.idx() < ctx.shared.store.len()
-                    && ctx.rng.bernoulli(p.compact.failure) =>
+                    && ctx.common.bernoulli(p.compact.failure) =>
             {
                 // The mempool lacks some of its transactions: ask the sender for them (the
                 // request stays in flight, its timeout running).

@@ -41,6 +41,8 @@ pub struct World<N: Node> {
     pub nodes: Vec<N>,
     pub shared: N::Shared,
     rngs: Vec<SimRng>,
+    /// The stream ("common", 0): see `des::Ctx::common`.
+    common_rng: SimRng,
     outbox: Outbox<N::Msg, N::Note>,
     /// The latest arrival time of any absorbed message: until then the network is not quiet.
     absorbed_until: des::SimTime,
@@ -49,7 +51,7 @@ pub struct World<N: Node> {
 }
 
 impl<N: Node> World<N> {
-    /// Each node gets the stream ("node", id).
+    /// Each node gets the stream ("node", id), and all share ("common", 0).
     pub fn new(
         nodes: Vec<N>,
         net: Network,
@@ -70,6 +72,7 @@ impl<N: Node> World<N> {
             nodes,
             shared,
             rngs: node_rngs,
+            common_rng: rngs.stream("common", 0),
             outbox: Outbox::default(),
             absorbed_until: des::SimTime::ZERO,
             arrivals: Vec::new(),
@@ -92,7 +95,7 @@ impl<N: Node> World<N> {
         let mut ctx = Ctx::new(
             node,
             now,
-            &mut self.rngs[node.idx()],
+            (&mut self.rngs[node.idx()], &mut self.common_rng),
             &self.shared,
             &mut self.outbox,
             &mut self.kernel.timers,
