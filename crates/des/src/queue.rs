@@ -315,6 +315,9 @@ mod tests {
                     }
                 }
             }
+            if dead == 0 {
+                assert_eq!(q.len(), reference.len());
+            }
         }
         while let Some((_, s)) = q.pop_live(&is_live) {
             reference.sort();
