@@ -181,7 +181,7 @@ pub fn png(c: &Chart) -> Result<Vec<u8>, ReportError> {
         let mut enc = png::Encoder::new(&mut out, WIDTH, HEIGHT);
         enc.set_color(png::ColorType::Rgb);
         enc.set_depth(png::BitDepth::Eight);
-        enc.set_compression(png::Compression::Best);
+        enc.set_compression(png::Compression::Default);
         enc.set_adaptive_filter(png::AdaptiveFilterType::Adaptive);
         let err = |e: png::EncodingError| ReportError::Plot {
             figure: c.name.clone(),
