@@ -48,6 +48,8 @@ crate::named_enum! {
         EventLimit = "event-limit",
         /// The runner's own stop condition was met (e.g. enough blocks mined, then settled).
         Done = "done",
+        /// The runner stopped waiting for its condition (e.g. replicas that never agreed).
+        Unsettled = "unsettled",
     }
 }
 
@@ -66,6 +68,8 @@ pub struct Kernel<M> {
     processed: u64,
     /// Cancelled timers popped and skipped.
     skipped: u64,
+    /// Control events queued (they are never cancelled).
+    controls: usize,
     stop: Option<StopReason>,
 }
 
@@ -78,6 +82,7 @@ impl<M: Message> Kernel<M> {
             limits,
             processed: 0,
             skipped: 0,
+            controls: 0,
             stop: None,
         }
     }
@@ -89,6 +94,7 @@ impl<M: Message> Kernel<M> {
 
     #[inline]
     pub fn schedule(&mut self, at: SimTime, ev: Event<M>) {
+        self.controls += usize::from(matches!(ev, Event::Control(_)));
         self.queue.push(at, ev);
     }
 
@@ -133,7 +139,10 @@ impl<M: Message> Kernel<M> {
                     dst.0,
                     msg.payload_id(),
                 ),
-                Event::Control(tag) => self.trace.record(t, TRACE_CONTROL, 0, 0, tag),
+                Event::Control(tag) => {
+                    self.controls -= 1;
+                    self.trace.record(t, TRACE_CONTROL, 0, 0, tag)
+                }
             }
             self.processed += 1;
             return Ok((t, ev));
@@ -154,6 +163,12 @@ impl<M: Message> Kernel<M> {
     pub fn pending(&self) -> usize {
         let cancelled_queued = self.timers.cancelled() - self.queue.dropped() - self.skipped;
         self.queue.len() - cancelled_queued as usize
+    }
+
+    /// Of [`Self::pending`], the messages and live timers: what nodes will still do unless
+    /// a control event sets them going again.
+    pub fn pending_activity(&self) -> usize {
+        self.pending() - self.controls
     }
 
     pub fn limits(&self) -> Limits {
@@ -218,6 +233,40 @@ mod tests {
         assert_eq!(k.pending(), 0);
         assert_eq!(k.next_event().unwrap_err(), StopReason::Drained);
         assert_eq!(k.events_processed(), 1);
+    }
+
+    /// `pending_activity` counts messages and live timers, not control events, as they are
+    /// scheduled and popped.
+    #[test]
+    fn pending_activity_leaves_out_control_events() {
+        let mut k: Kernel<M> = Kernel::new(Limits::default());
+        let (a, n) = (k.timers.alloc(), NodeId(0));
+        k.schedule(SimTime::from_nanos(1), Event::Control(7));
+        k.schedule(
+            SimTime::from_nanos(2),
+            Event::Message {
+                src: n,
+                dst: n,
+                msg: M,
+            },
+        );
+        k.schedule(
+            SimTime::from_nanos(3),
+            Event::Timer {
+                node: n,
+                id: a,
+                tag: 0,
+            },
+        );
+        k.schedule(SimTime::from_nanos(4), Event::Control(8));
+        assert_eq!((k.pending(), k.pending_activity()), (4, 2));
+        k.next_event().unwrap();
+        assert_eq!((k.pending(), k.pending_activity()), (3, 2));
+        k.next_event().unwrap();
+        k.timers.cancel(a);
+        assert_eq!((k.pending(), k.pending_activity()), (1, 0));
+        k.next_event().unwrap();
+        assert_eq!((k.pending(), k.pending_activity()), (0, 0));
     }
 
     /// Cancelled timers far ahead are dropped as the queue moves them; live events keep their

@@ -48,6 +48,8 @@ pub struct World<N: Node> {
     absorbed_until: des::SimTime,
     /// Scratch: one broadcast's arrivals.
     arrivals: Vec<(NodeId, Transit)>,
+    /// Partition and crash changes scheduled and still to come.
+    net_controls: usize,
 }
 
 impl<N: Node> World<N> {
@@ -76,6 +78,7 @@ impl<N: Node> World<N> {
             outbox: Outbox::default(),
             absorbed_until: des::SimTime::ZERO,
             arrivals: Vec::new(),
+            net_controls: 0,
         }
     }
 
@@ -83,9 +86,13 @@ impl<N: Node> World<N> {
         self.kernel.now()
     }
 
-    /// Nothing is scheduled and no message is on its way (absorbed ones included).
+    /// The nodes are done: no message is on its way (absorbed ones included), no node timer is
+    /// set, and no partition or crash change is still to come. The driver's own control events
+    /// (samples, mining, attack windows) do not count: they are its to judge.
     pub fn quiet(&self) -> bool {
-        self.kernel.pending() == 0 && self.absorbed_until <= self.now()
+        self.kernel.pending_activity() == 0
+            && self.net_controls == 0
+            && self.absorbed_until <= self.now()
     }
 
     /// Runs one handler on `node` and applies what it asked for.
@@ -198,6 +205,7 @@ impl<N: Node> World<N> {
                 evs.push((r, net_tag(RESTART, i)));
             }
         }
+        self.net_controls = evs.len();
         for (t, tag) in evs {
             self.kernel.schedule(t, Event::Control(tag));
         }
@@ -216,6 +224,7 @@ impl<N: Node> World<N> {
     }
 
     fn net_control<D: Driver<N>>(&mut self, driver: &mut D, tag: u64) {
+        self.net_controls -= 1;
         let kind = (tag & !NET_CONTROL) >> 32;
         let idx = (tag & 0xffff_ffff) as usize;
         let ev = match kind {
