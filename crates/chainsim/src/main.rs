@@ -344,6 +344,7 @@ fn cmd_run(plan: &Plan, dir: &Path, jobs: Option<usize>, quiet: bool) -> Result<
     let summary = summarise(plan, records);
     write_atomic(&layout.summary(), &serde_json::to_vec_pretty(&summary)?)?;
     plot(dir)?;
+    warn_unfinished(&summary);
     if !quiet {
         print_summary(&summary);
         println!(
@@ -353,6 +354,27 @@ fn cmd_run(plan: &Plan, dir: &Path, jobs: Option<usize>, quiet: bool) -> Result<
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs that did not end with their stop condition met: their figures describe an unfinished
+/// state (still split replicas, or cut off by a hard limit), which the table does not show.
+fn warn_unfinished(s: &Summary) {
+    for r in s.runs.iter().filter(|r| r.stop_reason != "done") {
+        let why = match r.stop_reason.as_str() {
+            "unsettled" => format!(
+                "the honest replicas were still on {} tips when stop.settle ran out after mining \
+                 stopped",
+                r.metrics.chain.final_tips
+            ),
+            "time-limit" => "it reached stop.max_time".to_string(),
+            "event-limit" => "it reached stop.max_events".to_string(),
+            other => format!("it ended with {other}"),
+        };
+        eprintln!(
+            "warning: run {} ended {}: {why}; its metrics describe that unfinished state",
+            r.id, r.stop_reason
+        );
+    }
 }
 
 fn print_summary(s: &Summary) {

@@ -270,3 +270,29 @@ fn check_prints_the_plan() {
         "{s}"
     );
 }
+
+/// A run whose replicas never agree (every message lost) finishes, exit 0, records
+/// `stop_reason = "unsettled"`, and warns on stderr that its metrics describe that state.
+#[test]
+fn unsettled_runs_finish_and_warn() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("lost.toml");
+    let text = scenario::QUICKSTART
+        .replacen("replicates = 3", "replicates = 1", 1)
+        .replacen("blocks = 200", "blocks = 10\nsettle = \"1h\"", 1)
+        .replacen("[consensus]", "loss = 1.0\n\n[consensus]", 1);
+    std::fs::write(&file, text).unwrap();
+    let out = tmp.path().join("out");
+    let a = chainsim()
+        .args(["run", "--quiet", "--out"])
+        .arg(&out)
+        .arg(&file)
+        .assert()
+        .success();
+    let err = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+    assert!(
+        err.contains("warning: run p000-r000 ended unsettled") && err.contains("stop.settle"),
+        "{err}"
+    );
+    assert_eq!(summary(&out)["runs"][0]["stop_reason"], "unsettled");
+}

@@ -179,6 +179,10 @@ pub struct RunConfig {
     pub stop_blocks: Option<u64>,
     /// … or at this time, whichever is first; then let the network settle.
     pub stop_time: Option<SimDuration>,
+    /// Once mining has stopped and every scheduled partition heal and restart is past, the run
+    /// ends unsettled if the honest replicas do not agree within this (`None`:
+    /// [`RunConfig::settle`]'s default).
+    pub settle: Option<SimDuration>,
     /// Hard limits: no run goes past these.
     pub max_events: u64,
     pub max_time: SimDuration,
@@ -186,6 +190,19 @@ pub struct RunConfig {
 }
 
 impl RunConfig {
+    /// How long the replicas get to agree after mining stops: as given, else 100 times the
+    /// longest of the block interval (a tie at the last height takes a block to break), the
+    /// request timeout (a retry on a lossy network) and the sample interval (agreement is
+    /// checked at samples).
+    pub fn settle(&self) -> SimDuration {
+        self.settle.unwrap_or_else(|| {
+            let unit = (self.block_interval)
+                .max(self.chain.request_timeout)
+                .max(self.sample_interval);
+            unit.saturating_mul(100)
+        })
+    }
+
     /// A small, fast default: 100 nodes, 8-regular, 100 ms ± exponential latency, 10 miners,
     /// 60 s blocks, 200 blocks.
     pub fn quickstart() -> Self {
@@ -216,6 +233,7 @@ impl RunConfig {
             hash_power: HashPower::equal(10),
             stop_blocks: Some(200),
             stop_time: None,
+            settle: None,
             max_events: 500_000_000,
             max_time: SimDuration::DAY.saturating_mul(365),
             sample_interval: SimDuration::from_secs(5),

@@ -21,6 +21,10 @@ pub const STOP_MINING: u64 = 3;
 /// Attack `i` starts at tag `ATTACK + 2i` and ends at `ATTACK + 2i + 1`.
 pub const ATTACK: u64 = 1 << 20;
 
+/// The most time-series samples a run keeps: past it, the series is thinned to every other
+/// sample and the interval doubled (memory and sampling work stay bounded on any run length).
+pub const MAX_SAMPLES: usize = 1 << 17;
+
 /// Creates the block(s) a win yields under `t`; the second is a twin's.
 fn make_blocks(
     store: &mut BlockStore,
@@ -67,6 +71,12 @@ pub struct ChainDriver {
     pub mining_stopped_at: Option<SimTime>,
     /// Blocks mined after the stop condition to break a tie the replicas could not resolve.
     pub tie_break_blocks: u64,
+    /// How long the replicas get to agree once mining has stopped and `settle_from` is past.
+    pub settle: SimDuration,
+    /// The last scheduled partition heal or node restart (zero if none).
+    pub settle_from: SimTime,
+    /// Set when mining stops: past it, a sample that finds the replicas apart ends the run.
+    deadline: Option<SimTime>,
     pub progress: Option<Arc<Progress>>,
     /// Per `[[byzantine]]` table, its attack.
     pub attacks: Vec<Attack>,
@@ -112,6 +122,9 @@ impl ChainDriver {
             mining: true,
             mining_stopped_at: None,
             tie_break_blocks: 0,
+            settle: SimDuration::MAX,
+            settle_from: SimTime::ZERO,
+            deadline: None,
             progress: None,
             attacks: vec![],
         }
@@ -127,6 +140,8 @@ impl ChainDriver {
         if self.mining {
             self.mining = false;
             self.mining_stopped_at = Some(world.now());
+            let from = world.now().max(self.settle_from);
+            self.deadline = Some(from.saturating_add(self.settle));
             self.observer.disturbance(world.now(), "mining stopped");
             // Attacks end with mining: the run then measures how the honest replicas converge,
             // and an attack without an end cannot keep the run from finishing.
@@ -224,22 +239,30 @@ impl Driver<ChainNode> for ChainDriver {
                     p.sim_ms
                         .store(now.as_nanos() / 1_000_000, Ordering::Relaxed);
                 }
-                if !self.mining && world.quiet() {
-                    if self.observer.live_tips() > 1 {
-                        // Quiet but split (a tie at the last height): real chains resolve this
-                        // with the next block, and so do we.
-                        self.mining = true;
-                        self.schedule_mine(world);
-                        world
-                            .kernel
-                            .schedule(now + self.sample_every, Event::Control(SAMPLE));
-                    } else {
-                        world.kernel.request_stop(StopReason::Done);
-                    }
-                } else {
-                    world
-                        .kernel
-                        .schedule(now + self.sample_every, Event::Control(SAMPLE));
+                let quiet = !self.mining && world.quiet();
+                if quiet && self.observer.live_tips() <= 1 {
+                    world.kernel.request_stop(StopReason::Done);
+                    return;
+                }
+                if self.deadline.is_some_and(|d| now >= d) {
+                    world.kernel.request_stop(StopReason::Unsettled);
+                    return;
+                }
+                if quiet && now >= self.settle_from {
+                    // Quiet but split (a tie at the last height): real chains resolve this
+                    // with the next block, and so do we (not while a scheduled heal or restart
+                    // is still to come: until then the split is the partition's).
+                    self.mining = true;
+                    self.schedule_mine(world);
+                }
+                world
+                    .kernel
+                    .schedule(now + self.sample_every, Event::Control(SAMPLE));
+                if self.observer.samples().len() >= MAX_SAMPLES {
+                    // A long run keeps a bounded time series: every other sample, at twice
+                    // the interval (the next one, already due, is on the coarser grid).
+                    self.observer.halve_samples();
+                    self.sample_every = self.sample_every.saturating_mul(2);
                 }
             }
             t if t >= ATTACK && ((t - ATTACK) / 2) < self.attacks.len() as u64 => {

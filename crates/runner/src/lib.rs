@@ -13,7 +13,7 @@ pub use config::{
     ByzantineCfg, CrashCfg, EclipseFeed, HashDist, HashPower, PartitionCfg, RegionCfg, RunConfig,
     StrategyKind,
 };
-pub use driver::{check_safety, ChainDriver, Progress};
+pub use driver::{check_safety, ChainDriver, Progress, MAX_SAMPLES};
 
 use chain::{BlockStore, ChainNode, MsgKind, Shared};
 use des::{Limits, NodeId, RngFactory, SimRng, SimTime, StopReason};
@@ -262,6 +262,12 @@ pub fn build(
         cfg.stop_time.map(at),
         cfg.sample_interval,
     );
+    driver.settle = cfg.settle();
+    driver.settle_from = (cfg.partitions.iter().filter_map(|p| p.until))
+        .chain(cfg.crashes.iter().filter_map(|c| c.restart))
+        .map(at)
+        .max()
+        .unwrap_or(SimTime::ZERO);
     driver.attacks = cfg
         .byzantine
         .iter()

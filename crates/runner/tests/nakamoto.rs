@@ -170,6 +170,89 @@ fn partition_then_heal_converges_on_heavier_side() {
     panic!("every seed tied");
 }
 
+/// Regression: with every message lost the replicas can never agree, and the run used to mine
+/// tie-break blocks until its ten-year time limit (hours of wall time). It now ends unsettled
+/// one settle window after mining stops, with its metrics.
+#[test]
+fn replicas_that_cannot_agree_end_the_run_unsettled() {
+    let mut cfg = RunConfig::quickstart();
+    cfg.stop_blocks = Some(20);
+    cfg.loss = 1.0;
+    cfg.settle = Some(SimDuration::from_secs(3600));
+    let out = run_one(&cfg, 3).unwrap();
+    assert_eq!(out.stop_reason, des::StopReason::Unsettled);
+    assert!(out.metrics.final_tips > 1);
+    assert!(out.tie_break_blocks > 0, "it still tries to break the tie");
+    let stopped = out.mining_stopped_s.unwrap();
+    let end = stopped + 3600.0;
+    let sample = cfg.sample_interval.as_secs_f64();
+    assert!(
+        out.sim_time_s >= end && out.sim_time_s <= end + sample,
+        "ended at {} s, mining stopped at {stopped} s",
+        out.sim_time_s
+    );
+    // The default window is 100 of the longest of block interval, request timeout and sample
+    // interval (quickstart: 60 s blocks, 20 s timeout, 5 s samples).
+    cfg.settle = None;
+    assert_eq!(cfg.settle(), SimDuration::from_secs(6000));
+}
+
+/// The settle window opens at the last scheduled heal, not when mining stops: a partition that
+/// heals long after mining stopped still ends in agreement.
+#[test]
+fn settle_window_opens_at_the_last_heal() {
+    let mut cfg = RunConfig::quickstart();
+    cfg.stop_blocks = Some(30);
+    cfg.settle = Some(SimDuration::from_secs(600));
+    let heal = SimDuration::from_secs(30 * 24 * 3600);
+    cfg.partitions = vec![PartitionCfg {
+        groups: vec![(0..50).collect()],
+        from: SimDuration::ZERO,
+        until: Some(heal),
+    }];
+    let out = run_one(&cfg, 5).unwrap();
+    assert!(out.mining_stopped_s.unwrap() < heal.as_secs_f64());
+    assert_eq!(out.stop_reason, des::StopReason::Done);
+    assert_eq!(out.metrics.final_tips, 1);
+    assert!(out.sim_time_s >= heal.as_secs_f64());
+    // No tie-break mining while the partition is still to heal (it split the replicas, not a
+    // tie): that mined a block a minute for the 30 days.
+    assert!(
+        out.tie_break_blocks < 10,
+        "{} tie-break blocks",
+        out.tie_break_blocks
+    );
+}
+
+/// A run far longer than its sample interval keeps a bounded, evenly spaced time series: every
+/// other sample at twice the interval each time it fills (1 ms samples over ~2 h here).
+#[test]
+fn long_runs_keep_a_bounded_time_series() {
+    let mut cfg = RunConfig::quickstart();
+    cfg.nodes = 20;
+    cfg.topology = TopologyKind::Complete;
+    cfg.hash_power = HashPower::equal(20);
+    cfg.stop_blocks = Some(120);
+    cfg.sample_interval = SimDuration::from_millis(1);
+    let out = run_one(&cfg, 9).unwrap();
+    let n = out.samples.len();
+    assert!(n <= runner::MAX_SAMPLES + 1, "{n} samples");
+    assert!(n > runner::MAX_SAMPLES / 4, "{n} samples: thinned too far");
+    let steps: Vec<f64> = out.samples[..n - 1]
+        .windows(2)
+        .map(|w| w[1].t_s - w[0].t_s)
+        .collect();
+    let step = steps[0];
+    assert!(step > 0.001, "the interval grew ({step} s)");
+    assert!(
+        steps.iter().all(|d| (d - step).abs() < 1e-6),
+        "uneven spacing"
+    );
+    let last = out.samples[n - 1].t_s - out.samples[n - 2].t_s;
+    assert!(last <= step + 1e-6, "the final sample is the run's end");
+    assert!(out.sim_time_s / step < 2.0 * runner::MAX_SAMPLES as f64);
+}
+
 #[test]
 fn ghost_converges_and_same_seed_same_trace() {
     let mut cfg = RunConfig::quickstart();

@@ -135,7 +135,7 @@ fn byzantine(v: &mut V, f: &ScenarioFile, nodes: u32) -> Vec<ByzantineCfg> {
             v.err(
                 k("nodes"),
                 format!(
-                    "{strategy} is one node acting for the whole attacker (give it the pool's                      hash_share); got {}",
+                    "{strategy} is one node acting for the whole attacker (give it the pool's hash_share); got {}",
                     ids.len()
                 ),
             );
@@ -698,6 +698,9 @@ pub fn validate(f: &ScenarioFile) -> Result<RunConfig, Vec<Issue>> {
     {
         v.err("stop.time", "must not be after stop.max_time");
     }
+    if s.settle.is_some_and(|d| d.0.is_zero()) {
+        v.err("stop.settle", "must be positive");
+    }
     let sample_interval = f
         .metrics
         .sample_interval
@@ -743,6 +746,7 @@ pub fn validate(f: &ScenarioFile) -> Result<RunConfig, Vec<Issue>> {
         hash_power,
         stop_blocks: s.blocks,
         stop_time: s.time.map(|d| d.0),
+        settle: s.settle.map(|d| d.0),
         max_events: s.max_events.unwrap_or(2_000_000_000),
         max_time,
         sample_interval,

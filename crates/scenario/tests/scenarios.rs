@@ -89,6 +89,12 @@ fn out_of_range_values_name_key_line_and_what_is_allowed() {
         ),
         ("nodes = 100", "nodes = 0", "network.nodes", "1..="),
         (
+            "[network]",
+            "settle = \"0s\"\n\n[network]",
+            "stop.settle",
+            "must be positive",
+        ),
+        (
             "degree = 8",
             "degree = 100",
             "network.degree",
@@ -254,4 +260,19 @@ fn sweeps_reach_into_byzantine_tables() {
         "{}",
         err(&bad)
     );
+}
+
+/// Regression: a string continuation left a run of spaces inside this message.
+#[test]
+fn one_node_strategy_message_reads_cleanly() {
+    let text = format!(
+        "{QUICKSTART}\n[[byzantine]]\nstrategy = \"selfish\"\nnodes = [0, 1]\nhash_share = 0.3\n"
+    );
+    let e = err(&text);
+    let hit =
+        e.0.iter()
+            .find(|x| x.key.as_deref() == Some("byzantine[0].nodes"));
+    let m = &hit.unwrap_or_else(|| panic!("{e}")).message;
+    assert!(m.contains("the pool's hash_share); got 2"), "{m}");
+    assert!(!m.contains("  "), "{m}");
 }
