@@ -269,8 +269,14 @@ fn execute(
         let out = runner::run_with_progress(cfg, spec.seed, Some(progress.clone()));
         done.store(true, Ordering::Relaxed);
         out
-    })
-    .with_context(|| format!("run {}", spec.id))?;
+    });
+    let out = match out {
+        Err(e) if e.is_bad_input() => {
+            let msg = format!("error: scenario {}: run {}: {e}", plan.name, spec.id);
+            return Err(BadInput(msg).into());
+        }
+        r => r.with_context(|| format!("run {}", spec.id))?,
+    };
     let wall = t.elapsed().as_secs_f64();
     Ok((RunRecord::new(plan, spec, &out, wall), out))
 }

@@ -175,36 +175,55 @@ fn interrupted_sweep_resumes_to_the_same_results() {
         .code(2);
 }
 
+/// Runs `run` and `check` on `text`: both must exit 2 without a panic; returns `check`'s stderr.
 fn bad(text: &str) -> String {
     let tmp = tempfile::tempdir().unwrap();
     let f = tmp.path().join("bad.toml");
     std::fs::write(&f, text).unwrap();
-    for cmd in ["check", "run"] {
-        let out = chainsim()
-            .arg(cmd)
-            .arg(&f)
-            .args(["--out"])
-            .arg(tmp.path())
-            .output()
-            .unwrap();
-        let out = if cmd == "check" {
-            chainsim().arg(cmd).arg(&f).output().unwrap()
-        } else {
-            out
-        };
-        assert_eq!(
-            out.status.code(),
-            Some(2),
-            "{cmd}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+    let run = chainsim()
+        .args(["run", "--quiet", "--out"])
+        .arg(tmp.path().join("out"))
+        .arg(&f)
+        .output()
+        .unwrap();
+    let check = chainsim().arg("check").arg(&f).output().unwrap();
+    for (cmd, out) in [("run", &run), ("check", &check)] {
         let err = String::from_utf8_lossy(&out.stderr).to_string();
-        assert!(!err.contains("panicked"), "{err}");
-        if cmd == "check" {
-            return err;
-        }
+        assert_eq!(out.status.code(), Some(2), "{cmd}: {err}");
+        assert!(!err.contains("panicked"), "{cmd}: {err}");
+        assert!(
+            err.contains("bad.toml"),
+            "{cmd} does not name the file: {err}"
+        );
     }
-    unreachable!()
+    String::from_utf8_lossy(&check.stderr).to_string()
+}
+
+/// A scenario that validates but cannot be built (here a random graph that comes out
+/// disconnected) is bad input too: exit 2, naming the run and the key that allows it.
+#[test]
+fn unbuildable_scenario_exits_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("sparse.toml");
+    let text = scenario::QUICKSTART.replacen(
+        "topology = \"random-regular\"\ndegree = 8",
+        "topology = \"erdos-renyi\"\np = 0.0",
+        1,
+    );
+    assert_ne!(text, scenario::QUICKSTART);
+    std::fs::write(&f, text).unwrap();
+    let out = chainsim()
+        .args(["run", "--quiet", "--out"])
+        .arg(tmp.path().join("out"))
+        .arg(&f)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("p000-r000") && err.contains("network.allow_disconnected"),
+        "{err}"
+    );
 }
 
 #[test]

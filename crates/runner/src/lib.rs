@@ -36,6 +36,14 @@ pub enum RunError {
     Safety(String),
 }
 
+impl RunError {
+    /// The scenario asked for something that cannot be built (a disconnected or impossible
+    /// topology, no hash power): the input's fault, unlike a safety violation (a bug).
+    pub fn is_bad_input(&self) -> bool {
+        !matches!(self, RunError::Safety(_))
+    }
+}
+
 /// What the network did, summarised.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct NetSummary {
