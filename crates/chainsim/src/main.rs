@@ -172,6 +172,27 @@ fn print_plan(plan: &Plan) {
     if !plan.description.is_empty() {
         println!("  {}", plan.description);
     }
+    let c = &plan.points[0].config;
+    let mining = match (c.stop_blocks, c.stop_time) {
+        (Some(b), Some(t)) => format!("mine {b} blocks or until {t}, whichever is first"),
+        (Some(b), None) => format!("mine {b} blocks"),
+        (None, Some(t)) => format!("mine until {t}"),
+        (None, None) => "mine".to_string(),
+    };
+    println!(
+        "  stop: {mining}, then wait up to {} (stop.settle) for the replicas to agree; limits {} events, {}{}",
+        c.settle(),
+        c.max_events,
+        match c.max_time.as_secs_f64() / 86_400.0 {
+            d if d >= 1.0 && d.fract() == 0.0 => format!("{d} days"),
+            _ => c.max_time.to_string(),
+        },
+        if plan.points.len() > 1 {
+            " (first point)"
+        } else {
+            ""
+        }
+    );
     for (i, b) in plan.points[0].config.byzantine.iter().enumerate() {
         let window = match b.until {
             Some(u) => format!("{} to {u}", b.from),

@@ -284,6 +284,12 @@ fn check_prints_the_plan() {
         .clone();
     let s = String::from_utf8_lossy(&out);
     assert!(s.contains("5 point(s) × 4 replicate(s) = 20 run(s)"), "{s}");
+    // loss-sweep: 150 blocks of 30 s, so the settle window is 100 × 30 s.
+    assert!(
+        s.contains("stop: mine 150 blocks, then wait up to 50m (stop.settle)")
+            && s.contains("3650 days (first point)"),
+        "{s}"
+    );
     assert!(
         s.contains("p004-r003") && s.contains("network.loss=0.3"),
         "{s}"
