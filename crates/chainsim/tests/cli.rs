@@ -175,17 +175,23 @@ fn interrupted_sweep_resumes_to_the_same_results() {
         .code(2);
 }
 
-/// Runs `run` and `check` on `text`: both must exit 2 without a panic; returns `check`'s stderr.
-fn bad(text: &str) -> String {
-    let tmp = tempfile::tempdir().unwrap();
-    let f = tmp.path().join("bad.toml");
+/// Writes `text` to `dir/file` and runs it into `dir/out`: (the scenario file, the output).
+fn run_text(dir: &Path, file: &str, text: &str) -> (std::path::PathBuf, std::process::Output) {
+    let f = dir.join(file);
     std::fs::write(&f, text).unwrap();
-    let run = chainsim()
+    let out = chainsim()
         .args(["run", "--quiet", "--out"])
-        .arg(tmp.path().join("out"))
+        .arg(dir.join("out"))
         .arg(&f)
         .output()
         .unwrap();
+    (f, out)
+}
+
+/// Runs `run` and `check` on `text`: both must exit 2 without a panic; returns `check`'s stderr.
+fn bad(text: &str) -> String {
+    let tmp = tempfile::tempdir().unwrap();
+    let (f, run) = run_text(tmp.path(), "bad.toml", text);
     let check = chainsim().arg("check").arg(&f).output().unwrap();
     for (cmd, out) in [("run", &run), ("check", &check)] {
         let err = String::from_utf8_lossy(&out.stderr).to_string();
@@ -204,20 +210,13 @@ fn bad(text: &str) -> String {
 #[test]
 fn unbuildable_scenario_exits_2() {
     let tmp = tempfile::tempdir().unwrap();
-    let f = tmp.path().join("sparse.toml");
     let text = scenario::QUICKSTART.replacen(
         "topology = \"random-regular\"\ndegree = 8",
         "topology = \"erdos-renyi\"\np = 0.0",
         1,
     );
     assert_ne!(text, scenario::QUICKSTART);
-    std::fs::write(&f, text).unwrap();
-    let out = chainsim()
-        .args(["run", "--quiet", "--out"])
-        .arg(tmp.path().join("out"))
-        .arg(&f)
-        .output()
-        .unwrap();
+    let (_, out) = run_text(tmp.path(), "sparse.toml", &text);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
@@ -301,23 +300,19 @@ fn check_prints_the_plan() {
 #[test]
 fn unsettled_runs_finish_and_warn() {
     let tmp = tempfile::tempdir().unwrap();
-    let file = tmp.path().join("lost.toml");
     let text = scenario::QUICKSTART
         .replacen("replicates = 3", "replicates = 1", 1)
         .replacen("blocks = 200", "blocks = 10\nsettle = \"1h\"", 1)
         .replacen("[consensus]", "loss = 1.0\n\n[consensus]", 1);
-    std::fs::write(&file, text).unwrap();
-    let out = tmp.path().join("out");
-    let a = chainsim()
-        .args(["run", "--quiet", "--out"])
-        .arg(&out)
-        .arg(&file)
-        .assert()
-        .success();
-    let err = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+    let (_, out) = run_text(tmp.path(), "lost.toml", &text);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(
         err.contains("warning: run p000-r000 ended unsettled") && err.contains("stop.settle"),
         "{err}"
     );
-    assert_eq!(summary(&out)["runs"][0]["stop_reason"], "unsettled");
+    assert_eq!(
+        summary(&tmp.path().join("out"))["runs"][0]["stop_reason"],
+        "unsettled"
+    );
 }
