@@ -248,10 +248,10 @@ impl Driver<ChainNode> for ChainDriver {
                     world.kernel.request_stop(StopReason::Unsettled);
                     return;
                 }
-                if quiet && now >= self.settle_from {
+                if quiet {
                     // Quiet but split (a tie at the last height): real chains resolve this
-                    // with the next block, and so do we (not while a scheduled heal or restart
-                    // is still to come: until then the split is the partition's).
+                    // with the next block, and so do we. (Never while a scheduled heal or
+                    // restart is still to come: the network is not quiet until then.)
                     self.mining = true;
                     self.schedule_mine(world);
                 }
