@@ -386,16 +386,19 @@ fn cmd_run(plan: &Plan, dir: &Path, jobs: Option<usize>, quiet: bool) -> Result<
 /// Runs that did not end with their stop condition met: their figures describe an unfinished
 /// state (still split replicas, or cut off by a hard limit), which the table does not show.
 fn warn_unfinished(s: &Summary) {
-    for r in s.runs.iter().filter(|r| r.stop_reason != "done") {
-        let why = match r.stop_reason.as_str() {
-            "unsettled" => format!(
+    use des::StopReason;
+    for r in &s.runs {
+        let why = match r.stop_reason.parse::<StopReason>() {
+            Ok(StopReason::Done) => continue,
+            Ok(StopReason::Unsettled) => format!(
                 "the honest replicas were still on {} tips when stop.settle ran out after mining \
                  stopped",
                 r.metrics.chain.final_tips
             ),
-            "time-limit" => "it reached stop.max_time".to_string(),
-            "event-limit" => "it reached stop.max_events".to_string(),
-            other => format!("it ended with {other}"),
+            Ok(StopReason::TimeLimit) => "it reached stop.max_time".to_string(),
+            Ok(StopReason::EventLimit) => "it reached stop.max_events".to_string(),
+            Ok(StopReason::Drained) => "nothing was left to simulate".to_string(),
+            Err(_) => format!("it ended with {}", r.stop_reason),
         };
         eprintln!(
             "warning: run {} ended {}: {why}; its metrics describe that unfinished state",
