@@ -188,14 +188,20 @@ fn run_text(dir: &Path, file: &str, text: &str) -> (std::path::PathBuf, std::pro
     (f, out)
 }
 
+/// Asserts that `out` exited with `code` (`what` names it in the failure); returns its stderr.
+fn exited(out: &std::process::Output, code: i32, what: &str) -> String {
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(code), "{what}: {err}");
+    err
+}
+
 /// Runs `run` and `check` on `text`: both must exit 2 without a panic; returns `check`'s stderr.
 fn bad(text: &str) -> String {
     let tmp = tempfile::tempdir().unwrap();
     let (f, run) = run_text(tmp.path(), "bad.toml", text);
     let check = chainsim().arg("check").arg(&f).output().unwrap();
     for (cmd, out) in [("run", &run), ("check", &check)] {
-        let err = String::from_utf8_lossy(&out.stderr).to_string();
-        assert_eq!(out.status.code(), Some(2), "{cmd}: {err}");
+        let err = exited(out, 2, cmd);
         assert!(!err.contains("panicked"), "{cmd}: {err}");
         assert!(
             err.contains("bad.toml"),
@@ -217,8 +223,7 @@ fn unbuildable_scenario_exits_2() {
     );
     assert_ne!(text, scenario::QUICKSTART);
     let (_, out) = run_text(tmp.path(), "sparse.toml", &text);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    let err = exited(&out, 2, "run");
     assert!(
         err.contains("p000-r000") && err.contains("network.allow_disconnected"),
         "{err}"
@@ -305,8 +310,7 @@ fn unsettled_runs_finish_and_warn() {
         .replacen("blocks = 200", "blocks = 10\nsettle = \"1h\"", 1)
         .replacen("[consensus]", "loss = 1.0\n\n[consensus]", 1);
     let (_, out) = run_text(tmp.path(), "lost.toml", &text);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{err}");
+    let err = exited(&out, 0, "run");
     assert!(
         err.contains("warning: run p000-r000 ended unsettled") && err.contains("stop.settle"),
         "{err}"
