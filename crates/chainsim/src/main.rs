@@ -395,6 +395,10 @@ fn warn_unfinished(s: &Summary) {
                  stopped",
                 r.metrics.chain.final_tips
             ),
+            Ok(StopReason::NoHashPower) => format!(
+                "every miner was down for good, so mining stopped after {} blocks",
+                r.metrics.chain.blocks_mined
+            ),
             Ok(StopReason::TimeLimit) => "it reached stop.max_time".to_string(),
             Ok(StopReason::EventLimit) => "it reached stop.max_events".to_string(),
             Ok(StopReason::Drained) => "nothing was left to simulate".to_string(),

@@ -319,4 +319,21 @@ fn unsettled_runs_finish_and_warn() {
         summary(&tmp.path().join("out"))["runs"][0]["stop_reason"],
         "unsettled"
     );
+    // Every miner down for good: mining stops there, and the warning says why.
+    let text = scenario::QUICKSTART
+        .replacen("replicates = 3", "replicates = 1", 1)
+        .replacen("miners = 10", "miners = 1", 1)
+        .replacen(
+            "[consensus]",
+            "[[network.crashes]]\nnode = 0\nat = \"10m\"\n\n[consensus]",
+            1,
+        );
+    let dir = tmp.path().join("starved");
+    std::fs::create_dir(&dir).unwrap();
+    let (_, out) = run_text(&dir, "starved.toml", &text);
+    let err = exited(&out, 0, "run");
+    assert!(
+        err.contains("warning: run p000-r000 ended no-hash-power: every miner was down for good"),
+        "{err}"
+    );
 }

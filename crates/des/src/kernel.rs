@@ -50,6 +50,9 @@ crate::named_enum! {
         Done = "done",
         /// The runner stopped waiting for its condition (e.g. replicas that never agreed).
         Unsettled = "unsettled",
+        /// Every miner went down for good before the stop condition was met: mining stopped
+        /// early, and the honest replicas then agreed.
+        NoHashPower = "no-hash-power",
     }
 }
 

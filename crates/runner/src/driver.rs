@@ -77,6 +77,10 @@ pub struct ChainDriver {
     pub settle_from: SimTime,
     /// Set when mining stops: past it, a sample that finds the replicas apart ends the run.
     deadline: Option<SimTime>,
+    /// Per node, the last time a scheduled restart brings it back (zero if never).
+    pub comeback: Vec<SimTime>,
+    /// Mining stopped because every miner was down for good.
+    pub starved: bool,
     pub progress: Option<Arc<Progress>>,
     /// Per `[[byzantine]]` table, its attack.
     pub attacks: Vec<Attack>,
@@ -125,6 +129,8 @@ impl ChainDriver {
             settle: SimDuration::MAX,
             settle_from: SimTime::ZERO,
             deadline: None,
+            comeback: vec![],
+            starved: false,
             progress: None,
             attacks: vec![],
         }
@@ -134,6 +140,19 @@ impl ChainDriver {
         let dt = SimDuration::from_nanos_f64(self.rng.exponential(self.interval_ns));
         let at = world.now().saturating_add(dt);
         world.kernel.schedule(at, Event::Control(MINE));
+    }
+
+    /// Some node with hash power is up, or a scheduled restart brings one back.
+    fn hash_power_left(&self, world: &World<ChainNode>) -> bool {
+        let now = world.now();
+        let mut below = 0;
+        self.cumulative.iter().enumerate().any(|(i, &c)| {
+            let has_power = c > below;
+            below = c;
+            has_power
+                && (world.net.is_up(NodeId(i as u32))
+                    || self.comeback.get(i).is_some_and(|&t| t > now))
+        })
     }
 
     fn stop_mining(&mut self, world: &mut World<ChainNode>) {
@@ -241,14 +260,18 @@ impl Driver<ChainNode> for ChainDriver {
                 }
                 let quiet = !self.mining && world.quiet();
                 if quiet && self.observer.live_tips() <= 1 {
-                    world.kernel.request_stop(StopReason::Done);
+                    world.kernel.request_stop(if self.starved {
+                        StopReason::NoHashPower
+                    } else {
+                        StopReason::Done
+                    });
                     return;
                 }
                 if self.deadline.is_some_and(|d| now >= d) {
                     world.kernel.request_stop(StopReason::Unsettled);
                     return;
                 }
-                if quiet {
+                if quiet && !self.starved {
                     // Quiet but split (a tie at the last height): real chains resolve this
                     // with the next block, and so do we. (Never while a scheduled heal or
                     // restart is still to come: the network is not quiet until then.)
@@ -291,7 +314,16 @@ impl Driver<ChainNode> for ChainDriver {
         match ev {
             NetEvent::PartitionStart(_) => {}
             NetEvent::PartitionHealed(_) => self.observer.disturbance(now, "partition healed"),
-            NetEvent::NodeDown(n) => self.observer.node_down(now, &world.shared.store, n),
+            NetEvent::NodeDown(n) => {
+                self.observer.node_down(now, &world.shared.store, n);
+                if self.mining_stopped_at.is_none() && !self.hash_power_left(world) {
+                    // Nothing can mine again: waiting for the stop condition would only run
+                    // on to stop.max_time.
+                    self.starved = true;
+                    self.observer.disturbance(now, "no hash power left");
+                    self.stop_mining(world);
+                }
+            }
             NetEvent::NodeUp(n) => self.observer.node_up(now, &world.shared.store, n),
         }
     }

@@ -197,6 +197,42 @@ fn replicas_that_cannot_agree_end_the_run_unsettled() {
     assert_eq!(cfg.settle(), SimDuration::from_secs(6000));
 }
 
+/// Regression: with every miner crashed for good the run used to keep drawing wins for nobody
+/// until stop.max_time (ten simulated years, seconds of wall time) and end `time-limit`. Mining
+/// now stops when the last miner goes down with no restart to come — not while one is still to
+/// restart — and the run ends `no-hash-power` once the replicas agree.
+#[test]
+fn mining_stops_when_no_hash_power_is_left() {
+    let mut cfg = RunConfig::quickstart(); // 10 equal miners, 60 s blocks, 200 of them
+    let secs = SimDuration::from_secs;
+    let mut crashes: Vec<runner::CrashCfg> = (0..9)
+        .map(|i| runner::CrashCfg {
+            node: i,
+            at: secs(100 * u64::from(i + 1)),
+            restart: None,
+        })
+        .collect();
+    // The last miner is down for a while (mining goes on: it comes back), then for good.
+    crashes.push(runner::CrashCfg {
+        node: 9,
+        at: secs(1000),
+        restart: Some(secs(1500)),
+    });
+    crashes.push(runner::CrashCfg {
+        node: 9,
+        at: secs(3000),
+        restart: None,
+    });
+    cfg.crashes = crashes;
+    let out = run_one(&cfg, 4).unwrap();
+    assert_eq!(out.stop_reason, des::StopReason::NoHashPower);
+    assert_eq!(out.mining_stopped_s, Some(3000.0));
+    assert!(out.metrics.blocks_mined < 200);
+    assert_eq!(out.tie_break_blocks, 0, "nobody left to break a tie");
+    assert_eq!(out.metrics.final_tips, 1);
+    assert!(out.sim_time_s < 3000.0 + cfg.settle().as_secs_f64());
+}
+
 /// The settle window opens at the last scheduled heal, not when mining stops: a partition that
 /// heals long after mining stopped still ends in agreement.
 #[test]
