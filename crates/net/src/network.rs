@@ -238,6 +238,11 @@ impl Network {
         &self.up
     }
 
+    /// The scheduled crashes (and restarts).
+    pub fn crashes(&self) -> &[Crash] {
+        &self.crashes
+    }
+
     pub fn region(&self, n: NodeId) -> u8 {
         self.cards[n.idx()].region
     }

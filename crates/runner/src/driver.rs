@@ -78,7 +78,7 @@ pub struct ChainDriver {
     /// Set when mining stops: past it, a sample that finds the replicas apart ends the run.
     deadline: Option<SimTime>,
     /// Per node, the last time a scheduled restart brings it back (zero if never).
-    pub comeback: Vec<SimTime>,
+    comeback: Vec<SimTime>,
     /// Mining stopped because every miner was down for good.
     pub starved: bool,
     pub progress: Option<Arc<Progress>>,
@@ -149,9 +149,7 @@ impl ChainDriver {
         self.cumulative.iter().enumerate().any(|(i, &c)| {
             let has_power = c > below;
             below = c;
-            has_power
-                && (world.net.is_up(NodeId(i as u32))
-                    || self.comeback.get(i).is_some_and(|&t| t > now))
+            has_power && (world.net.is_up(NodeId(i as u32)) || self.comeback[i] > now)
         })
     }
 
@@ -194,6 +192,13 @@ impl ChainDriver {
 
 impl Driver<ChainNode> for ChainDriver {
     fn on_start(&mut self, world: &mut World<ChainNode>) {
+        self.comeback = vec![SimTime::ZERO; world.nodes.len()];
+        for c in world.net.crashes() {
+            if let Some(r) = c.restart {
+                let t = &mut self.comeback[c.node.idx()];
+                *t = (*t).max(r);
+            }
+        }
         if self.target_blocks == Some(0) {
             self.stop_mining(world);
         } else {

@@ -276,13 +276,6 @@ pub fn build(
         .map(at)
         .max()
         .unwrap_or(SimTime::ZERO);
-    driver.comeback = vec![SimTime::ZERO; n as usize];
-    for c in &cfg.crashes {
-        if let Some(r) = c.restart {
-            let t = &mut driver.comeback[c.node as usize];
-            *t = (*t).max(at(r));
-        }
-    }
     driver.attacks = cfg
         .byzantine
         .iter()
