@@ -141,22 +141,25 @@ pub fn locate(text: &str, key: &str) -> Option<std::ops::Range<usize>> {
     span
 }
 
-/// The dotted key whose value contains byte `offset` (the deepest one).
-fn key_at(text: &str, offset: usize) -> Option<String> {
-    fn walk(t: &DeTable, offset: usize, prefix: &str, best: &mut Option<String>) {
+/// The dotted key whose key or value holds all of `span` (the deepest one). The empty span at
+/// the start is the top-level table's (a field missing there) and names none.
+fn key_at(text: &str, span: std::ops::Range<usize>) -> Option<String> {
+    type Span = std::ops::Range<usize>;
+    fn walk(t: &DeTable, span: &Span, prefix: &str, best: &mut Option<String>) {
         for (k, v) in t.iter() {
             let name = if prefix.is_empty() {
                 k.get_ref().to_string()
             } else {
                 format!("{prefix}.{}", k.get_ref())
             };
-            let within =
-                |s: std::ops::Range<usize>| s.start <= offset && offset < s.end.max(s.start + 1);
+            let within = |s: Span| {
+                s.start <= span.start && span.end.max(span.start + 1) <= s.end.max(s.start + 1)
+            };
             if within(k.span()) || within(v.span()) {
                 *best = Some(name.clone());
             }
             match v.get_ref() {
-                DeValue::Table(sub) => walk(sub, offset, &name, best),
+                DeValue::Table(sub) => walk(sub, span, &name, best),
                 DeValue::Array(a) => {
                     for (i, item) in a.iter().enumerate() {
                         let iname = format!("{name}[{i}]");
@@ -164,7 +167,7 @@ fn key_at(text: &str, offset: usize) -> Option<String> {
                             *best = Some(iname.clone());
                         }
                         if let DeValue::Table(sub) = item.get_ref() {
-                            walk(sub, offset, &iname, best);
+                            walk(sub, span, &iname, best);
                         }
                     }
                 }
@@ -172,9 +175,12 @@ fn key_at(text: &str, offset: usize) -> Option<String> {
             }
         }
     }
+    if span == (0..0) {
+        return None;
+    }
     let root = DeTable::parse(text).ok()?;
     let mut best = None;
-    walk(root.get_ref(), offset, "", &mut best);
+    walk(root.get_ref(), &span, "", &mut best);
     best
 }
 
@@ -206,7 +212,7 @@ fn toml_error(file: &str, text: &str, e: &toml::de::Error) -> ScenarioError {
     let (line, col, key) = match e.span() {
         Some(s) => {
             let (l, c) = line_col(text, s.start);
-            (Some(l), Some(c), key_at(text, s.start))
+            (Some(l), Some(c), key_at(text, s.clone()))
         }
         None => (None, None, None),
     };

@@ -78,6 +78,20 @@ fn wrong_type_names_key_and_line() {
     );
 }
 
+/// Regression: a table missing from the top level was blamed on the file's first key
+/// ("key `name`: missing field `network`"); a missing field names the table it is missing from.
+#[test]
+fn missing_fields_name_the_table_they_are_missing_from() {
+    let e = err("name = \"x\"\n[consensus]\nblock_interval = \"60s\"\n");
+    assert_eq!(e.0[0].key, None, "{e}");
+    assert!(e.to_string().contains("missing field `network`"), "{e}");
+    let text = "name = \"x\"\n\n[network]\nloss = 0.1\n";
+    let e = err(text);
+    assert_eq!(e.0[0].key.as_deref(), Some("network"), "{e}");
+    assert_eq!(e.0[0].line, Some(line_of(text, "[network]")), "{e}");
+    assert!(e.to_string().contains("missing field `nodes`"), "{e}");
+}
+
 #[test]
 fn out_of_range_values_name_key_line_and_what_is_allowed() {
     let cases: &[(&str, &str, &str, &str)] = &[
