@@ -245,8 +245,12 @@ fn issue_error(
         .map(|s| line_col(text, s.start))
         .map(|(l, c)| (Some(l), Some(c)))
         .unwrap_or((None, None));
-    let message = match (swept, point) {
-        (Some(_), Some(p)) => format!("{} (at sweep point {})", issue.message, fmt_params(p)),
+    // Which point it is matters too when the message weighs the key against a swept one.
+    let weighed = point.is_some_and(|p| p.keys().any(|k| issue.message.contains(k.as_str())));
+    let message = match point {
+        Some(p) if swept.is_some() || weighed => {
+            format!("{} (at sweep point {})", issue.message, fmt_params(p))
+        }
         _ => issue.message.clone(),
     };
     ScenarioError {

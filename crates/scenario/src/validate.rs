@@ -279,7 +279,13 @@ pub fn validate(f: &ScenarioFile) -> Result<RunConfig, Vec<Issue>> {
     if f.replicates == 0 {
         v.err("replicates", "must be at least 1");
     }
+    let before = v.issues.len();
     let nodes = v.count("network.nodes", n.nodes, 1, 1_000_000);
+    if v.issues.len() > before {
+        // Node ids, degrees, shares and groups are all checked against the node count: with
+        // none to check against, their errors would only echo this one.
+        return Err(v.issues);
+    }
     let topology = match n.topology.as_str() {
         "complete" => TopologyKind::Complete,
         "ring" => TopologyKind::Ring,
@@ -643,7 +649,7 @@ pub fn validate(f: &ScenarioFile) -> Result<RunConfig, Vec<Issue>> {
             if k > i64::from(nodes) {
                 v.err(
                     "consensus.hash_power.shares",
-                    format!("{k} shares for {nodes} nodes"),
+                    format!("{k} shares but network.nodes is {nodes}"),
                 );
             }
             let total: f64 = h.shares.iter().sum();
@@ -657,6 +663,13 @@ pub fn validate(f: &ScenarioFile) -> Result<RunConfig, Vec<Issue>> {
                 v.err("consensus.hash_power.shares", "shares must be ≥ 0");
             }
             k.max(0) as u32
+        }
+        (_, Some(m)) if m > i64::from(nodes) => {
+            v.err(
+                "consensus.hash_power.miners",
+                format!("{m} is out of range: must be in 1..={nodes} (network.nodes)"),
+            );
+            nodes
         }
         (_, Some(m)) => v.count("consensus.hash_power.miners", m, 1, i64::from(nodes)),
         (_, None) => nodes,

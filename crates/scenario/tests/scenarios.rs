@@ -230,6 +230,32 @@ fn sweep_expands_grid_times_replicates_and_checks_values() {
     );
 }
 
+/// Regression: a swept node count that is out of range also produced "degree 8 must be less
+/// than network.nodes (1)" (checked against a stand-in count); and a key weighed against a
+/// swept one did not say at which point it failed.
+#[test]
+fn sweep_errors_name_their_point_without_echoes() {
+    let zero = format!("{QUICKSTART}\n[sweep]\n\"network.nodes\" = [10, 0]\n");
+    let e = err(&zero);
+    assert_eq!(e.0.len(), 1, "{e}");
+    assert_eq!(e.0[0].key.as_deref(), Some("network.nodes"), "{e}");
+    let four = format!("{QUICKSTART}\n[sweep]\n\"network.nodes\" = [10, 4]\n");
+    let e = err(&four);
+    let keys: Vec<_> = e.0.iter().map(|x| x.key.as_deref().unwrap()).collect();
+    assert_eq!(
+        keys,
+        ["network.degree", "consensus.hash_power.miners"],
+        "{e}"
+    );
+    for x in &e.0 {
+        assert!(
+            x.message.ends_with("(at sweep point network.nodes=4)"),
+            "{e}"
+        );
+    }
+    assert_eq!(e.0[0].line, Some(line_of(&four, "degree = 8")), "{e}");
+}
+
 /// Regression: `[[byzantine]]` problems were collected after the error check and so ignored.
 #[test]
 fn byzantine_tables_are_validated_with_located_keys() {
