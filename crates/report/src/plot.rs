@@ -157,7 +157,7 @@ pub fn svg(c: &Chart) -> Result<String, ReportError> {
     let mut s = String::new();
     {
         let root = SVGBackend::with_string(&mut s, (WIDTH, HEIGHT)).into_drawing_area();
-        draw(root, c).map_err(|why| ReportError::Plot {
+        draw(root, c, Joins::Backend).map_err(|why| ReportError::Plot {
             figure: c.name.clone(),
             why,
         })?;
@@ -165,17 +165,23 @@ pub fn svg(c: &Chart) -> Result<String, ReportError> {
     Ok(s)
 }
 
-/// The chart as a PNG file (8-bit RGB).
-pub fn png(c: &Chart) -> Result<Vec<u8>, ReportError> {
+/// The chart's pixels, row by row (8-bit RGB).
+fn raster(c: &Chart) -> Result<Vec<u8>, ReportError> {
     register_font();
     let mut rgb = vec![0u8; (WIDTH * HEIGHT * 3) as usize];
     {
         let root = BitMapBackend::with_buffer(&mut rgb, (WIDTH, HEIGHT)).into_drawing_area();
-        draw(root, c).map_err(|why| ReportError::Plot {
+        draw(root, c, Joins::None).map_err(|why| ReportError::Plot {
             figure: c.name.clone(),
             why,
         })?;
     }
+    Ok(rgb)
+}
+
+/// The chart as a PNG file (8-bit RGB).
+pub fn png(c: &Chart) -> Result<Vec<u8>, ReportError> {
+    let rgb = raster(c)?;
     let mut out = vec![];
     {
         let mut enc = png::Encoder::new(&mut out, WIDTH, HEIGHT);
@@ -227,7 +233,22 @@ pub fn fmt_num(v: f64) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
-fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, c: &Chart) -> Result<(), String> {
+/// How a thick line's segments meet.
+#[derive(Clone, Copy, PartialEq)]
+enum Joins {
+    /// The backend's own joins (SVG: the viewer's, with its miter limit).
+    Backend,
+    /// No joins: segment by segment. The bitmap backend joins a thick polyline's segments
+    /// with unbounded miters, so a dense series that dips and recovers within a pixel or two
+    /// (a fork resolving) drew spikes far past its values, off the plot area.
+    None,
+}
+
+fn draw<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    c: &Chart,
+    joins: Joins,
+) -> Result<(), String> {
     let e = |x: DrawingAreaErrorKind<DB::ErrorType>| x.to_string();
     root.fill(&WHITE).map_err(e)?;
     let labelled = c.series.iter().any(|s| s.label.is_some()) || !c.bands.is_empty();
@@ -294,6 +315,14 @@ fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, c: &Chart) -> Result<(
         };
         let pts: Vec<(f64, f64)> = s.points.iter().map(|&(x, y)| (x, ty(y))).collect();
         match s.stroke {
+            Stroke::Solid if s.width > 1 && joins == Joins::None => {
+                chart
+                    .draw_series(
+                        pts.windows(2)
+                            .map(|w| PathElement::new(vec![w[0], w[1]], style)),
+                    )
+                    .map_err(e)?;
+            }
             Stroke::Solid => {
                 chart
                     .draw_series(LineSeries::new(pts.iter().copied(), style))
@@ -406,6 +435,44 @@ mod tests {
             vec!["mean of", "all per 2m"]
         );
         assert_eq!(wrap("short", 10), vec!["short"]);
+    }
+
+    /// The rows (top, bottom) holding pixels of colour `c`.
+    fn rows_of(rgb: &[u8], c: RGBColor) -> (usize, usize) {
+        let rows: Vec<usize> = rgb
+            .chunks(3)
+            .enumerate()
+            .filter(|(_, p)| p == &[c.0, c.1, c.2])
+            .map(|(i, _)| i / WIDTH as usize)
+            .collect();
+        (rows[0], *rows.last().unwrap())
+    }
+
+    /// Regression: a thick line that dips for one sample and recovers (a fork resolving, in a
+    /// long convergence series) was drawn with miter spikes far above 1 and far below its
+    /// lowest value. It now stays within the rows its values span.
+    #[test]
+    fn thick_lines_stay_within_their_values() {
+        let chart = |f: &dyn Fn(usize) -> f64| {
+            let mut c = Chart::new("t", "t");
+            c.x = (0.0, 2000.0);
+            c.y = (0.0, 2.0);
+            let pts = (0..2000).map(|i| (i as f64, f(i))).collect();
+            c.series.push(Series::line(None, pts, color(0)).width(2));
+            raster(&c).unwrap()
+        };
+        let (top, _) = rows_of(&chart(&|_| 1.0), color(0));
+        let (_, bottom) = rows_of(&chart(&|_| 0.5), color(0));
+        let dips = chart(&|i| if i % 50 == 25 { 0.5 } else { 1.0 });
+        let (t, b) = rows_of(&dips, color(0));
+        assert!(
+            t >= top && b <= bottom,
+            "rows {t}..={b}, values span {top}..={bottom}"
+        );
+        assert!(
+            b + 3 >= bottom,
+            "the dips are drawn (down to row {b} of {bottom})"
+        );
     }
 
     #[test]
