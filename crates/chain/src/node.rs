@@ -665,14 +665,14 @@ impl ChainNode {
     fn prefer_new(ctx: &mut Ctx<'_, Self>, tip: BlockId, new: BlockId) -> bool {
         if let Some(g) = ctx.shared.params.gamma {
             match (ctx.shared.is_favoured(tip), ctx.shared.is_favoured(new)) {
-                (false, true) => return ctx.rng.bernoulli(g),
-                (true, false) => return ctx.rng.bernoulli(1.0 - g),
+                (false, true) => return ctx.rng().bernoulli(g),
+                (true, false) => return ctx.rng().bernoulli(1.0 - g),
                 _ => {}
             }
         }
         match ctx.shared.params.tie {
             TieRule::FirstSeen => false,
-            TieRule::Random => ctx.rng.bernoulli(0.5),
+            TieRule::Random => ctx.rng().bernoulli(0.5),
         }
     }
 

@@ -18,6 +18,6 @@ pub mod trace;
 pub use kernel::{Event, Kernel, Limits, StopReason};
 pub use node::{Command, Ctx, Message, Node, NodeId, Outbox, TimerId, TimerTable};
 pub use queue::EventQueue;
-pub use rng::{RngFactory, SimRng};
+pub use rng::{LazyStream, RngFactory, SimRng};
 pub use time::{ParseDurationError, SimDuration, SimTime};
 pub use trace::TraceHasher;

@@ -4,7 +4,7 @@
 //! commands (send, broadcast, set or cancel a timer) and observations ("notes") into an outbox. The
 //! runner applies the commands through the network model and hands the notes to observers.
 
-use crate::rng::SimRng;
+use crate::rng::{LazyStream, RngFactory, SimRng};
 use crate::time::{SimDuration, SimTime};
 use std::fmt;
 
@@ -160,8 +160,9 @@ impl<M, N> Default for Outbox<M, N> {
 pub struct Ctx<'a, T: Node + ?Sized> {
     id: NodeId,
     now: SimTime,
-    /// The node's own random stream.
-    pub rng: &'a mut SimRng,
+    /// The node's own random stream ("node", id), made on first use: see [`Self::rng`].
+    own: &'a mut LazyStream,
+    factory: RngFactory,
     /// One stream for all nodes, drawn in event order: for draws made on most events of a
     /// large network, where touching the node's own stream is one more cache miss.
     pub common: &'a mut SimRng,
@@ -175,7 +176,7 @@ impl<'a, T: Node + ?Sized> Ctx<'a, T> {
     pub fn new(
         id: NodeId,
         now: SimTime,
-        (rng, common): (&'a mut SimRng, &'a mut SimRng),
+        (own, factory, common): (&'a mut LazyStream, RngFactory, &'a mut SimRng),
         shared: &'a T::Shared,
         out: &'a mut Outbox<T::Msg, T::Note>,
         timers: &'a mut TimerTable,
@@ -183,7 +184,8 @@ impl<'a, T: Node + ?Sized> Ctx<'a, T> {
         Ctx {
             id,
             now,
-            rng,
+            own,
+            factory,
             common,
             shared,
             out,
@@ -193,6 +195,11 @@ impl<'a, T: Node + ?Sized> Ctx<'a, T> {
     #[inline]
     pub fn id(&self) -> NodeId {
         self.id
+    }
+    /// The node's own random stream ("node", id).
+    #[inline]
+    pub fn rng(&mut self) -> &mut SimRng {
+        self.own.get(&self.factory, "node", u64::from(self.id.0))
     }
     #[inline]
     pub fn now(&self) -> SimTime {

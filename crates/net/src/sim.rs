@@ -40,7 +40,9 @@ pub struct World<N: Node> {
     pub net: Network,
     pub nodes: Vec<N>,
     pub shared: N::Shared,
-    rngs: Vec<SimRng>,
+    /// Per node, its stream ("node", id), made on first use.
+    rngs: Vec<des::LazyStream>,
+    factory: RngFactory,
     /// The stream ("common", 0): see `des::Ctx::common`.
     common_rng: SimRng,
     outbox: Outbox<N::Msg, N::Note>,
@@ -67,13 +69,13 @@ impl<N: Node> World<N> {
             "one node per topology vertex"
         );
         let n = nodes.len();
-        let node_rngs = (0..n as u64).map(|i| rngs.stream("node", i)).collect();
         World {
             kernel: Kernel::new(limits),
             net,
             nodes,
             shared,
-            rngs: node_rngs,
+            rngs: vec![des::LazyStream::default(); n],
+            factory: *rngs,
             common_rng: rngs.stream("common", 0),
             outbox: Outbox::default(),
             absorbed_until: des::SimTime::ZERO,
@@ -102,7 +104,11 @@ impl<N: Node> World<N> {
         let mut ctx = Ctx::new(
             node,
             now,
-            (&mut self.rngs[node.idx()], &mut self.common_rng),
+            (
+                &mut self.rngs[node.idx()],
+                self.factory,
+                &mut self.common_rng,
+            ),
             &self.shared,
             &mut self.outbox,
             &mut self.kernel.timers,

@@ -66,7 +66,7 @@ impl Node for Potato {
 
     fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
         if self.extra_draw {
-            ctx.rng.next_u64();
+            ctx.rng().next_u64();
         }
         if ctx.id().0 < self.starters {
             ctx.set_timer(SimDuration::MILLISECOND, 0);
@@ -80,7 +80,7 @@ impl Node for Potato {
         }
         if msg.hops > 0 {
             let r = if self.random_hops {
-                let r = ctx.rng.next_u64();
+                let r = ctx.rng().next_u64();
                 if self.draws.len() < 64 {
                     self.draws.push(r);
                 }
