@@ -332,6 +332,9 @@ struct Rare {
     /// GHOST only: known blocks in each block's subtree (genesis counts itself).
     weight: Vec<u32>,
     rejected: Vec<BlockId>,
+    /// Invalid blocks this node made (an invalid-blocks attacker): it serves them, but they are
+    /// not on its replica (a GHOST descent through known blocks once made one its tip).
+    made_invalid: Vec<BlockId>,
     /// Peers that sent an invalid block, and since when (ignored from then on, under
     /// `OnInvalid::Ban`).
     banned: Vec<(NodeId, SimTime)>,
@@ -457,7 +460,18 @@ impl ChainNode {
 
     /// Has the block, holds it as an orphan or rejected it: announcements change nothing.
     fn settled(&self, b: BlockId) -> bool {
-        self.knows(b) || self.is_orphan(b) || self.rejected(b)
+        self.can_serve(b) || self.is_orphan(b) || self.rejected(b)
+    }
+
+    /// Can send the block to a peer that asks: it is on the replica, or this node made it
+    /// invalid.
+    fn can_serve(&self, b: BlockId) -> bool {
+        self.knows(b) || (self.rare.as_ref()).is_some_and(|r| r.made_invalid.contains(&b))
+    }
+
+    /// An invalid block this node made, to serve and never to build on.
+    pub(crate) fn made_invalid(&mut self, b: BlockId) {
+        self.rare().made_invalid.push(b);
     }
 
     fn rejected(&self, b: BlockId) -> bool {
@@ -772,7 +786,7 @@ impl Node for ChainNode {
         let (b, p) = (msg.block, &ctx.shared.params);
         match msg.kind {
             MsgKind::Inv => self.on_inv(ctx, from, b),
-            MsgKind::GetData if self.knows(b) => {
+            MsgKind::GetData if self.can_serve(b) => {
                 let kind = if ctx.shared.compact_between(ctx.id(), from) {
                     MsgKind::CmpctBlock
                 } else {
@@ -780,7 +794,7 @@ impl Node for ChainNode {
                 };
                 ctx.send(from, ChainMsg::new(kind, b, p));
             }
-            MsgKind::GetBlockTxn if self.knows(b) => {
+            MsgKind::GetBlockTxn if self.can_serve(b) => {
                 // The missing transactions: a part of the block.
                 let part = p.compact.missing.draw(ctx.common);
                 let size = ((part * f64::from(p.block_size)).round() as u32).max(1);

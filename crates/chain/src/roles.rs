@@ -234,8 +234,7 @@ impl ChainNode {
                 ctx.broadcast_split(m1, m2);
             }
             Role::InvalidBlocks(_) => {
-                // Known here only so the node can serve it when asked.
-                self.set_known(b);
+                self.made_invalid(b);
                 let m = self.announcement(ctx, b);
                 ctx.broadcast(m);
             }

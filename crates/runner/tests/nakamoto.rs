@@ -233,6 +233,37 @@ fn mining_stops_when_no_hash_power_is_left() {
     assert!(out.sim_time_s < 3000.0 + cfg.settle().as_secs_f64());
 }
 
+/// Regression: under GHOST an invalid-block attacker descended into the invalid blocks it had
+/// marked known (to serve them): a descent from a fork point down to its tip went on into its
+/// own invalid child, which became its tip, and the next common-ancestor walk ran past genesis
+/// and panicked. It now only serves them: every replica, the attackers' too, is a valid chain.
+#[test]
+fn ghost_replicas_never_descend_into_invalid_blocks() {
+    for kind in ["bad-parent", "bad-height", "bad-miner"] {
+        let mut cfg = RunConfig::quickstart();
+        cfg.stop_blocks = Some(60);
+        cfg.chain.fork_choice = ForkChoice::Ghost;
+        // Slow blocks against the interval: forks are common, so descents from fork points
+        // run down to the attackers' tips, where their invalid children wait.
+        cfg.latency = Latency::constant(SimDuration::from_secs(2));
+        cfg.block_interval = SimDuration::from_secs(15);
+        let mut bad = runner::ByzantineCfg::new(runner::StrategyKind::InvalidBlocks, vec![3, 4]);
+        bad.hash_share = Some(0.4);
+        bad.invalid = kind.parse().unwrap();
+        cfg.byzantine = vec![bad];
+        for seed in 1..6 {
+            let (mut world, mut driver, _) = runner::build(&cfg, seed).unwrap();
+            net::run(&mut world, &mut driver);
+            let everyone = vec![true; world.nodes.len()];
+            if let Err(e) = runner::check_safety(&world, &everyone) {
+                panic!("{kind}, seed {seed}: {e}");
+            }
+            let m = driver.observer.finish(world.now(), &world.shared.store);
+            assert!(m.rejected_blocks > 0, "{kind}: no invalid block was seen");
+        }
+    }
+}
+
 /// The settle window opens at the last scheduled heal, not when mining stops: a partition that
 /// heals long after mining stopped still ends in agreement.
 #[test]
