@@ -52,6 +52,8 @@ pub struct World<N: Node> {
     arrivals: Vec<(NodeId, Transit)>,
     /// Partition and crash changes scheduled and still to come.
     net_controls: usize,
+    /// When the last scheduled partition or crash change happens (zero if none).
+    last_net_change: des::SimTime,
 }
 
 impl<N: Node> World<N> {
@@ -81,6 +83,7 @@ impl<N: Node> World<N> {
             absorbed_until: des::SimTime::ZERO,
             arrivals: Vec::new(),
             net_controls: 0,
+            last_net_change: des::SimTime::ZERO,
         }
     }
 
@@ -95,6 +98,12 @@ impl<N: Node> World<N> {
         self.kernel.pending_activity() == 0
             && self.net_controls == 0
             && self.absorbed_until <= self.now()
+    }
+
+    /// When the last scheduled partition or crash change (start, heal, crash, restart) happens,
+    /// zero if none: the network is not [quiet](Self::quiet) before then.
+    pub fn last_net_change(&self) -> des::SimTime {
+        self.last_net_change
     }
 
     /// Runs one handler on `node` and applies what it asked for.
@@ -212,6 +221,7 @@ impl<N: Node> World<N> {
             }
         }
         self.net_controls = evs.len();
+        self.last_net_change = evs.iter().map(|e| e.0).max().unwrap_or(des::SimTime::ZERO);
         for (t, tag) in evs {
             self.kernel.schedule(t, Event::Control(tag));
         }

@@ -179,7 +179,7 @@ pub struct RunConfig {
     pub stop_blocks: Option<u64>,
     /// … or at this time, whichever is first; then let the network settle.
     pub stop_time: Option<SimDuration>,
-    /// Once mining has stopped and every scheduled partition heal and restart is past, the run
+    /// Once mining has stopped and every scheduled partition and crash change is past, the run
     /// ends unsettled if the honest replicas do not agree within this (`None`:
     /// [`RunConfig::settle`]'s default).
     pub settle: Option<SimDuration>,

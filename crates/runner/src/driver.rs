@@ -71,10 +71,9 @@ pub struct ChainDriver {
     pub mining_stopped_at: Option<SimTime>,
     /// Blocks mined after the stop condition to break a tie the replicas could not resolve.
     pub tie_break_blocks: u64,
-    /// How long the replicas get to agree once mining has stopped and `settle_from` is past.
+    /// How long the replicas get to agree once mining has stopped and the last scheduled
+    /// network change is past.
     pub settle: SimDuration,
-    /// The last scheduled partition heal or node restart (zero if none).
-    pub settle_from: SimTime,
     /// Set when mining stops: past it, a sample that finds the replicas apart ends the run.
     deadline: Option<SimTime>,
     /// Per node, the last time a scheduled restart brings it back (zero if never).
@@ -127,7 +126,6 @@ impl ChainDriver {
             mining_stopped_at: None,
             tie_break_blocks: 0,
             settle: SimDuration::MAX,
-            settle_from: SimTime::ZERO,
             deadline: None,
             comeback: vec![],
             starved: false,
@@ -157,7 +155,7 @@ impl ChainDriver {
         if self.mining {
             self.mining = false;
             self.mining_stopped_at = Some(world.now());
-            let from = world.now().max(self.settle_from);
+            let from = world.now().max(world.last_net_change());
             self.deadline = Some(from.saturating_add(self.settle));
             self.observer.disturbance(world.now(), "mining stopped");
             // Attacks end with mining: the run then measures how the honest replicas converge,

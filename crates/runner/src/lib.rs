@@ -271,11 +271,6 @@ pub fn build(
         cfg.sample_interval,
     );
     driver.settle = cfg.settle();
-    driver.settle_from = (cfg.partitions.iter().filter_map(|p| p.until))
-        .chain(cfg.crashes.iter().filter_map(|c| c.restart))
-        .map(at)
-        .max()
-        .unwrap_or(SimTime::ZERO);
     driver.attacks = cfg
         .byzantine
         .iter()

@@ -291,6 +291,26 @@ fn settle_window_opens_at_the_last_heal() {
     );
 }
 
+/// Regression (scenario fuzz): a crash scheduled for after mining stopped kept the network
+/// from being quiet, but did not open the settle window, so replicas that had long agreed
+/// ended `unsettled`. The window now opens at the last scheduled network change of any kind.
+#[test]
+fn a_late_crash_is_waited_for() {
+    let mut cfg = RunConfig::quickstart();
+    cfg.stop_blocks = Some(10);
+    cfg.settle = Some(SimDuration::from_secs(600));
+    let late = SimDuration::from_secs(10 * 3600);
+    cfg.crashes = vec![runner::CrashCfg {
+        node: 50,
+        at: late,
+        restart: None,
+    }];
+    let out = run_one(&cfg, 2).unwrap();
+    assert!(out.mining_stopped_s.unwrap() < late.as_secs_f64());
+    assert_eq!(out.stop_reason, des::StopReason::Done);
+    assert!(out.sim_time_s >= late.as_secs_f64());
+}
+
 /// A run far longer than its sample interval keeps a bounded, evenly spaced time series: every
 /// other sample at twice the interval each time it fills (1 ms samples over ~2 h here).
 #[test]

@@ -45,7 +45,7 @@ pub struct StopToml {
     pub blocks: Option<u64>,
     /// Stop mining at this simulated time (whichever of blocks/time comes first).
     pub time: Option<Dur>,
-    /// Once mining has stopped (and the last scheduled partition heal or restart is past), how
+    /// Once mining has stopped (and the last scheduled partition or crash change is past), how
     /// long the honest replicas get to agree before the run ends unsettled.
     pub settle: Option<Dur>,
     pub max_events: Option<u64>,

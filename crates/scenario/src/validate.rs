@@ -568,6 +568,31 @@ pub fn validate(f: &ScenarioFile) -> Result<RunConfig, Vec<Issue>> {
             restart: c.restart.map(|d| d.0),
         });
     }
+    // One node's outages must not overlap: a node is down or up, and a restart that came
+    // while an earlier crash still held it down would leave it sending but deaf.
+    let mut order: Vec<usize> = (0..crashes.len()).collect();
+    order.sort_by_key(|&i| (crashes[i].node, crashes[i].at, i));
+    for w in order.windows(2) {
+        let (a, b) = (&crashes[w[0]], &crashes[w[1]]);
+        if a.node != b.node {
+            continue;
+        }
+        let why = match a.restart {
+            None => format!(
+                "it crashed for good at {} (network.crashes[{}])",
+                a.at, w[0]
+            ),
+            Some(r) if r > b.at => format!(
+                "it is still down from network.crashes[{}] ({} until {r})",
+                w[0], a.at
+            ),
+            Some(_) => continue,
+        };
+        v.err(
+            format!("network.crashes[{}].at", w[1]),
+            format!("node {} cannot crash at {}: {why}", b.node, b.at),
+        );
+    }
     // Consensus.
     let c = &f.consensus;
     let interval = c

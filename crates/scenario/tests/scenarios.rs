@@ -256,6 +256,29 @@ fn sweep_errors_name_their_point_without_echoes() {
     assert_eq!(e.0[0].line, Some(line_of(&four, "degree = 8")), "{e}");
 }
 
+/// Regression (scenario fuzz): a node that crashed for good and had a later crash with a
+/// restart came back sending but deaf (every message to it still counted as lost to the first
+/// crash), and the run ended unsettled. One node's outages may not overlap.
+#[test]
+fn one_nodes_outages_may_not_overlap() {
+    let crash = |at: &str, restart: Option<&str>| {
+        let r = restart.map_or(String::new(), |r| format!("restart = \"{r}\"\n"));
+        format!("[[network.crashes]]\nnode = 3\nat = \"{at}\"\n{r}\n")
+    };
+    let with_crashes =
+        |cs: &[String]| with("[consensus]\n", &format!("{}[consensus]\n", cs.concat()));
+    let forever = with_crashes(&[crash("40m", Some("50m")), crash("3m", None)]);
+    let e = err(&forever);
+    assert_eq!(e.0[0].key.as_deref(), Some("network.crashes[0].at"), "{e}");
+    assert!(e.0[0].message.contains("crashed for good at 3m"), "{e}");
+    let overlap = with_crashes(&[crash("10m", Some("20m")), crash("15m", Some("30m"))]);
+    let e = err(&overlap);
+    assert_eq!(e.0[0].key.as_deref(), Some("network.crashes[1].at"), "{e}");
+    assert!(e.0[0].message.contains("still down"), "{e}");
+    let back_to_back = with_crashes(&[crash("10m", Some("20m")), crash("20m", None)]);
+    parse("t.toml", &back_to_back).unwrap();
+}
+
 /// Regression: `[[byzantine]]` problems were collected after the error check and so ignored.
 #[test]
 fn byzantine_tables_are_validated_with_located_keys() {
