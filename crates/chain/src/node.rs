@@ -486,6 +486,62 @@ impl ChainNode {
         self.inflight.iter().any(|r| r.block == b)
     }
 
+    /// Stops listening to `peer` (either side of a ban), and moves what was being fetched from
+    /// it to other peers that announced it (or gives it up).
+    fn drop_peer(&mut self, ctx: &mut Ctx<'_, Self>, peer: NodeId) {
+        if self.is_banned(peer) {
+            return;
+        }
+        let now = ctx.now();
+        self.rare().banned.push((peer, now));
+        self.announcers.retain(|&(_, p)| p != peer);
+        while let Some(b) = self
+            .inflight
+            .iter()
+            .find(|r| r.peer == peer)
+            .map(|r| r.block)
+        {
+            // Announcements that have arrived count first, as at a timeout.
+            self.catch_up(ctx, b);
+            self.announcers.retain(|&(_, p)| p != peer);
+            let Some(pos) = (self.inflight.iter()).position(|r| r.peer == peer && r.block == b)
+            else {
+                continue;
+            };
+            let r = self.inflight.swap_remove(pos);
+            ctx.cancel_timer(r.timer);
+            self.retry(ctx, r);
+        }
+    }
+
+    /// Request `r` failed (timed out, or its peer is gone): ask the next peer that announced
+    /// the block, the failed one going to the back of the line, or give up after
+    /// `max_attempts` or when nobody is left to ask.
+    fn retry(&mut self, ctx: &mut Ctx<'_, Self>, r: Request) {
+        let b = r.block;
+        if self.knows(b) || self.is_orphan(b) {
+            return;
+        }
+        let next = if r.attempts + 1 >= ctx.shared.params.max_attempts {
+            None
+        } else {
+            match (self.announcers.iter()).position(|&(x, p)| x == b && p != r.peer) {
+                Some(i) => Some(self.announcers.remove(i).1),
+                None => Some(r.peer).filter(|&p| !self.is_banned(p)),
+            }
+        };
+        let Some(next) = next else {
+            // Give up until announced again (absorbed announcements still to arrive count).
+            self.announcers.retain(|(x, _)| *x != b);
+            self.rewake(ctx, b);
+            return;
+        };
+        if next != r.peer && !self.is_banned(r.peer) {
+            self.announcers.push((b, r.peer));
+        }
+        self.request(ctx, b, next, r.attempts + 1);
+    }
+
     fn is_banned(&self, peer: NodeId) -> bool {
         (self.rare.as_ref()).is_some_and(|r| r.banned.iter().any(|&(p, _)| p == peer))
     }
@@ -622,8 +678,8 @@ impl ChainNode {
             && from != ctx.id()
             && !self.is_banned(from)
         {
-            let now = ctx.now();
-            self.rare().banned.push((from, now));
+            self.drop_peer(ctx, from);
+            ctx.disconnect(from);
         }
         self.forget(b);
         ctx.note(ChainNote::Rejected {
@@ -837,28 +893,15 @@ impl Node for ChainNode {
             return;
         };
         let r = self.inflight.swap_remove(pos);
-        if self.knows(b) || self.is_orphan(b) {
-            return;
-        }
-        if r.attempts + 1 >= ctx.shared.params.max_attempts {
-            // Give up until announced again (absorbed announcements still to arrive count).
-            self.announcers.retain(|(x, _)| *x != b);
-            self.rewake(ctx, b);
-            return;
-        }
-        // Ask the next peer that announced it; the one that failed goes to the back of the line.
-        let next = match self
-            .announcers
-            .iter()
-            .position(|&(x, p)| x == b && p != r.peer)
-        {
-            Some(i) => self.announcers.remove(i).1,
-            None => r.peer,
-        };
-        if next != r.peer {
-            self.announcers.push((b, r.peer));
-        }
-        self.request(ctx, b, next, r.attempts + 1);
+        self.retry(ctx, r);
+    }
+
+    /// `peer` dropped its connection to this node (it banned this node): this node stops
+    /// listening to it too, and what it was fetching from it, it asks others for now (a node
+    /// banned by every neighbour once retried requests nobody would answer, for as long as
+    /// its attempts lasted, keeping the run from ever being quiet).
+    fn on_disconnect(&mut self, ctx: &mut Ctx<'_, Self>, peer: NodeId) {
+        self.drop_peer(ctx, peer);
     }
 
     /// This node won the mining race: `tag` is the block made from its [`Template`] (a twin's

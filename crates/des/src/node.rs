@@ -135,6 +135,10 @@ pub enum Command<M> {
         at: SimTime,
         tag: u64,
     },
+    /// This node drops its connection to `peer` (e.g. a ban): the peer learns it at once.
+    Disconnect {
+        peer: NodeId,
+    },
 }
 
 /// Commands and notes pushed by handler calls; reused between calls (no allocation per event).
@@ -204,6 +208,10 @@ impl<'a, T: Node + ?Sized> Ctx<'a, T> {
     #[inline]
     pub fn now(&self) -> SimTime {
         self.now
+    }
+    /// Drops the connection to `peer`, which learns it at once ([`Node::on_disconnect`]).
+    pub fn disconnect(&mut self, peer: NodeId) {
+        self.out.commands.push(Command::Disconnect { peer });
     }
     #[inline]
     pub fn send(&mut self, to: NodeId, msg: T::Msg) {
@@ -276,6 +284,8 @@ pub trait Node {
     fn on_restart(&mut self, _ctx: &mut Ctx<'_, Self>) {}
     /// Called when a link to `peer` works again (partition healed, peer restarted).
     fn on_reconnect(&mut self, _ctx: &mut Ctx<'_, Self>, _peer: NodeId) {}
+    /// Called when `peer` dropped its connection to this node (it banned this node, say).
+    fn on_disconnect(&mut self, _ctx: &mut Ctx<'_, Self>, _peer: NodeId) {}
     /// A message may soon be handed to [`Self::absorb`]: load what it reads, so that the loads
     /// of a broadcast's receivers overlap instead of each waiting for memory in turn. Return
     /// something computed from that state (it is discarded). The default reads nothing.

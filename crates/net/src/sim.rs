@@ -54,6 +54,8 @@ pub struct World<N: Node> {
     net_controls: usize,
     /// When the last scheduled partition or crash change happens (zero if none).
     last_net_change: des::SimTime,
+    /// Scratch: (node, peer) disconnections asked for, for the peers to hear of.
+    dropped_by: Vec<(NodeId, NodeId)>,
 }
 
 impl<N: Node> World<N> {
@@ -84,6 +86,7 @@ impl<N: Node> World<N> {
             arrivals: Vec::new(),
             net_controls: 0,
             last_net_change: des::SimTime::ZERO,
+            dropped_by: Vec::new(),
         }
     }
 
@@ -195,11 +198,16 @@ impl<N: Node> World<N> {
                 Command::SetTimer { id, at, tag } => {
                     self.kernel.schedule(at, Event::Timer { node, id, tag })
                 }
+                Command::Disconnect { peer } => self.dropped_by.push((node, peer)),
             }
         }
         self.outbox.commands = cmds;
         skips.clear();
         self.outbox.skip = skips;
+        // After the loop: the peer's handler has commands of its own.
+        while let Some((by, peer)) = self.dropped_by.pop() {
+            self.invoke(peer, |n, ctx| n.on_disconnect(ctx, by));
+        }
     }
 
     fn schedule_net_controls(&mut self) {

@@ -311,6 +311,37 @@ fn a_late_crash_is_waited_for() {
     assert!(out.sim_time_s >= late.as_secs_f64());
 }
 
+/// Regression (scenario fuzz): invalid-block attackers, banned by every neighbour, did not
+/// know it: after their attack they retried requests nobody would answer, a thousand seconds a
+/// block, and the run ended `unsettled` long after the honest replicas had agreed. A ban now
+/// drops the connection, the banned side learns it, and the run is done soon after mining.
+#[test]
+fn banned_nodes_know_it_and_the_run_ends() {
+    let mut cfg = base(10, 40);
+    cfg.latency = Latency::constant(SimDuration::from_millis(10));
+    cfg.block_interval = SimDuration::from_secs(10);
+    cfg.sample_interval = SimDuration::from_secs(1);
+    cfg.chain.request_timeout = SimDuration::from_secs(20);
+    cfg.chain.relay = Relay::InvGetData; // a banned node's requests go unanswered
+    let mut bad = runner::ByzantineCfg::new(runner::StrategyKind::InvalidBlocks, vec![5, 6]);
+    bad.hash_share = Some(0.1);
+    cfg.byzantine = vec![bad];
+    for seed in 1..4 {
+        let (mut world, mut driver, honest) = runner::build(&cfg, seed).unwrap();
+        let reason = net::run(&mut world, &mut driver);
+        assert_eq!(reason, des::StopReason::Done, "seed {seed}");
+        runner::check_safety(&world, &honest).unwrap();
+        let m = driver.observer.finish(world.now(), &world.shared.store);
+        assert!(m.rejected_blocks > 0, "seed {seed}: nobody was banned");
+        let stopped = driver.mining_stopped_at.unwrap();
+        assert!(
+            world.now() < stopped + SimDuration::from_secs(300),
+            "seed {seed}: ended at {}, mining stopped at {stopped}",
+            world.now()
+        );
+    }
+}
+
 /// A run far longer than its sample interval keeps a bounded, evenly spaced time series: every
 /// other sample at twice the interval each time it fills (1 ms samples over ~2 h here).
 #[test]
