@@ -664,8 +664,16 @@ impl ChainNode {
         }
         if !self.knows(parent) {
             self.orphans.push((b, from));
-            if !self.is_orphan(parent) && !self.inflight.iter().any(|r| r.block == parent) {
-                self.request(ctx, parent, from, 0);
+            // Fetch the first missing ancestor from the sender (which has them all): the
+            // parent, or below a chain of orphans the parent of its lowest. (Only the parent
+            // was asked for, so a lost request for the lowest — a crash, a give-up — left a
+            // replica holding its orphans for good.)
+            let mut missing = parent;
+            while self.is_orphan(missing) {
+                missing = store.parent(missing);
+            }
+            if !self.knows(missing) && !self.fetching(missing) {
+                self.request(ctx, missing, from, 0);
             }
             return;
         }

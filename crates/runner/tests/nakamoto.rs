@@ -342,6 +342,37 @@ fn banned_nodes_know_it_and_the_run_ends() {
     }
 }
 
+/// Regression (scenario fuzz): an orphan only ever asked for its parent, so when the request
+/// for the lowest missing block of an orphan chain was lost (to a crash of the requester, here)
+/// the replica kept its orphans for good and the run ended `unsettled`. A new orphan now asks
+/// for the first block missing below it.
+#[test]
+fn orphan_chains_are_fetched_from_their_lowest_missing_block() {
+    let mut cfg = RunConfig::quickstart();
+    cfg.nodes = 30;
+    cfg.topology = TopologyKind::BarabasiAlbert { m: 2 };
+    cfg.hash_power = HashPower::equal(30);
+    cfg.block_interval = SimDuration::from_secs(10);
+    cfg.stop_blocks = Some(40);
+    cfg.loss = 0.01;
+    cfg.chain.relay = Relay::Compact;
+    cfg.chain.request_timeout = SimDuration::from_secs(20);
+    let secs = SimDuration::from_secs;
+    let mut stuck = 0;
+    for seed in 1..=12 {
+        cfg.crashes = (0..6)
+            .map(|i| runner::CrashCfg {
+                node: (seed * 7 + i * 5) % 30,
+                at: secs(u64::from(60 + 37 * i)),
+                restart: Some(secs(u64::from(200 + 41 * i))),
+            })
+            .collect();
+        let out = run_one(&cfg, u64::from(seed)).unwrap();
+        stuck += usize::from(out.stop_reason != des::StopReason::Done);
+    }
+    assert_eq!(stuck, 0, "{stuck} of 12 runs ended with replicas apart");
+}
+
 /// A run far longer than its sample interval keeps a bounded, evenly spaced time series: every
 /// other sample at twice the interval each time it fills (1 ms samples over ~2 h here).
 #[test]
