@@ -335,8 +335,8 @@ struct Rare {
     /// Invalid blocks this node made (an invalid-blocks attacker): it serves them, but they are
     /// not on its replica (a GHOST descent through known blocks once made one its tip).
     made_invalid: Vec<BlockId>,
-    /// Peers that sent an invalid block, and since when (ignored from then on, under
-    /// `OnInvalid::Ban`).
+    /// Peers this node is no longer connected to, and since when (ignored from then on): ones
+    /// that sent it an invalid block, under `OnInvalid::Ban`, and ones that banned it.
     banned: Vec<(NodeId, SimTime)>,
 }
 

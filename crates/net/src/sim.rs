@@ -56,6 +56,8 @@ pub struct World<N: Node> {
     last_net_change: des::SimTime,
     /// Scratch: (node, peer) disconnections asked for, for the peers to hear of.
     dropped_by: Vec<(NodeId, NodeId)>,
+    /// Disconnections whose peer was down: it hears of them when it restarts.
+    dropped_while_down: Vec<(NodeId, NodeId)>,
 }
 
 impl<N: Node> World<N> {
@@ -87,6 +89,7 @@ impl<N: Node> World<N> {
             net_controls: 0,
             last_net_change: des::SimTime::ZERO,
             dropped_by: Vec::new(),
+            dropped_while_down: Vec::new(),
         }
     }
 
@@ -204,9 +207,14 @@ impl<N: Node> World<N> {
         self.outbox.commands = cmds;
         skips.clear();
         self.outbox.skip = skips;
-        // After the loop: the peer's handler has commands of its own.
+        // After the loop: the peer's handler has commands of its own. A peer that is down
+        // hears of it when it comes back.
         while let Some((by, peer)) = self.dropped_by.pop() {
-            self.invoke(peer, |n, ctx| n.on_disconnect(ctx, by));
+            if self.net.is_up(peer) {
+                self.invoke(peer, |n, ctx| n.on_disconnect(ctx, by));
+            } else {
+                self.dropped_while_down.push((by, peer));
+            }
         }
     }
 
@@ -276,6 +284,15 @@ impl<N: Node> World<N> {
                 let n = self.net.crashes[idx].node;
                 self.net.up[n.idx()] = true;
                 self.invoke(n, |node, ctx| node.on_restart(ctx));
+                let mut i = 0;
+                while i < self.dropped_while_down.len() {
+                    if self.dropped_while_down[i].1 == n {
+                        let (by, _) = self.dropped_while_down.remove(i);
+                        self.invoke(n, |node, ctx| node.on_disconnect(ctx, by));
+                    } else {
+                        i += 1;
+                    }
+                }
                 self.reconnect_peers(n);
                 NetEvent::NodeUp(n)
             }

@@ -491,3 +491,52 @@ fn link_costs_route_control_messages_and_charge_transfers() {
         assert_eq!(c.name().parse::<ControlPath>().unwrap(), *c);
     }
 }
+
+/// Node 0 drops its connection to node 1 ten seconds in; node 1 logs when it hears of it.
+struct Quitter {
+    heard: Vec<(SimTime, NodeId)>,
+}
+
+impl Node for Quitter {
+    type Msg = testkit::Token;
+    type Note = ();
+    type Shared = ();
+    fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
+        if ctx.id() == NodeId(0) {
+            ctx.set_timer(SimDuration::from_secs(10), 0);
+        }
+    }
+    fn on_message(&mut self, _ctx: &mut Ctx<'_, Self>, _from: NodeId, _msg: testkit::Token) {}
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, _id: TimerId, _tag: u64) {
+        ctx.disconnect(NodeId(1));
+    }
+    fn on_disconnect(&mut self, ctx: &mut Ctx<'_, Self>, peer: NodeId) {
+        self.heard.push((ctx.now(), peer));
+    }
+}
+
+/// A disconnect reaches the peer at once, or, if it is down then, when it restarts (its
+/// handlers never run while it is down).
+#[test]
+fn a_disconnect_reaches_the_peer_when_it_is_up() {
+    let secs = |s: u64| SimTime::ZERO + SimDuration::from_secs(s);
+    for crash in [None, Some((secs(5), secs(20)))] {
+        let mut cfg = plain(SimDuration::from_millis(1));
+        if let Some((at, restart)) = crash {
+            cfg.crashes.push(Crash {
+                node: NodeId(1),
+                at,
+                restart: Some(restart),
+            });
+        }
+        let topo = Topology::build(&TopologyKind::Complete, 2, &mut rng(1)).unwrap();
+        let rngs = RngFactory::new(1);
+        let net = Network::new(topo, cfg, &rngs);
+        let nodes = (0..2).map(|_| Quitter { heard: vec![] }).collect();
+        let mut w = World::new(nodes, net, (), &rngs, Limits::default());
+        run(&mut w, &mut NoDriver);
+        let when = crash.map_or(secs(10), |(_, restart)| restart);
+        assert_eq!(w.nodes[1].heard, vec![(when, NodeId(0))], "crash {crash:?}");
+        assert!(w.nodes[0].heard.is_empty());
+    }
+}
