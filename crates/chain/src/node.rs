@@ -493,6 +493,17 @@ impl ChainNode {
             return;
         }
         let now = ctx.now();
+        // Its announcements that have arrived count first (as events they would have been
+        // handled already): otherwise one applied later would file it as an announcer again.
+        let mut heard: Vec<BlockId> = (self.pending.iter())
+            .filter(|a| a.peer == peer && a.at <= now)
+            .map(|a| a.block)
+            .collect();
+        heard.sort_unstable();
+        heard.dedup();
+        for b in heard {
+            self.catch_up(ctx, b);
+        }
         self.rare().banned.push((peer, now));
         self.announcers.retain(|&(_, p)| p != peer);
         while let Some(b) = self
