@@ -10,9 +10,9 @@ jitter, partitions, crashes, fork choice, relay, up to two [[byzantine]] tables)
   - a run that ends `done` has one tip: final_tips = 1, final_consistency = 1;
   - absorbed and event announcement delivery give the same metrics and message counts (on
     continuous latencies; push relay has no announcements and is skipped).
-Runs ending `unsettled` are listed: most are the scenario's doing (a permanent partition,
-crashes that cut nodes off, a sparse graph where a lost announcement is not retransmitted), but
-each deserves a look. Cases run in a temporary folder; failed and unsettled ones are kept there.
+Runs ending `unsettled` with the honest replicas still connected are listed and kept (those
+whose replicas were cut apart — crashes, a partition, bans, an eclipse — are only counted): on a
+sparse graph a lost announcement is not retransmitted, but each deserves a look. Cases run in a temporary folder; failed and unsettled ones are kept there.
 The seed of case i is i: rerun one with `python3 scripts/fuzz.py i 1`.
 """
 import json
@@ -134,7 +134,10 @@ def check(i: int, work: Path):
                      if a["network"][k] != e["network"][k]]
             if diff:
                 problems.append(f"absorbed and event delivery differ in {', '.join(diff)}")
-    return problems, a["stop_reason"]
+    reason = a["stop_reason"]
+    if reason == "unsettled" and m.get("final_honest_groups", 1) > 1:
+        reason = "unsettled, cut apart"
+    return problems, reason
 
 
 def main():

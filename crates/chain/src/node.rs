@@ -553,6 +553,11 @@ impl ChainNode {
         self.request(ctx, b, next, r.attempts + 1);
     }
 
+    /// Still connected to `peer` (neither side banned the other).
+    pub fn listens_to(&self, peer: NodeId) -> bool {
+        !self.is_banned(peer)
+    }
+
     fn is_banned(&self, peer: NodeId) -> bool {
         (self.rare.as_ref()).is_some_and(|r| r.banned.iter().any(|&(p, _)| p == peer))
     }

@@ -390,11 +390,21 @@ fn warn_unfinished(s: &Summary) {
     for r in &s.runs {
         let why = match r.stop_reason.parse::<StopReason>() {
             Ok(StopReason::Done) => continue,
-            Ok(StopReason::Unsettled) => format!(
-                "the honest replicas were still on {} tips when stop.settle ran out after mining \
-                 stopped",
-                r.metrics.chain.final_tips
-            ),
+            Ok(StopReason::Unsettled) => {
+                let m = &r.metrics.chain;
+                let cut = match m.final_honest_groups {
+                    0 | 1 => String::new(),
+                    g => format!(
+                        " (they are cut into {g} groups that cannot reach each other: crashes, \
+                         a partition, bans or an eclipse's rewiring)"
+                    ),
+                };
+                format!(
+                    "the honest replicas were still on {} tips when stop.settle ran out after \
+                     mining stopped{cut}",
+                    m.final_tips
+                )
+            }
             Ok(StopReason::NoHashPower) => format!(
                 "every miner was down for good, so mining stopped after {} blocks",
                 r.metrics.chain.blocks_mined

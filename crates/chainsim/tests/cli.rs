@@ -319,6 +319,21 @@ fn unsettled_runs_finish_and_warn() {
         summary(&tmp.path().join("out"))["runs"][0]["stop_reason"],
         "unsettled"
     );
+    assert!(!err.contains("groups"), "loss cuts no links: {err}");
+    // A partition that never heals: the warning says the replicas are cut apart.
+    let text = scenario::QUICKSTART
+        .replacen("replicates = 3", "replicates = 1", 1)
+        .replacen("blocks = 200", "blocks = 10\nsettle = \"1h\"", 1)
+        .replacen(
+            "[consensus]",
+            "[[network.partitions]]\ngroups = [[\"0..50\"]]\nfrom = \"0s\"\n\n[consensus]",
+            1,
+        );
+    let dir = tmp.path().join("split");
+    std::fs::create_dir(&dir).unwrap();
+    let (_, out) = run_text(&dir, "split.toml", &text);
+    let err = exited(&out, 0, "run");
+    assert!(err.contains("groups that cannot reach each other"), "{err}");
     // Every miner down for good: mining stops there, and the warning says why.
     let text = scenario::QUICKSTART
         .replacen("replicates = 3", "replicates = 1", 1)

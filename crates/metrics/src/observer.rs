@@ -101,6 +101,11 @@ pub struct ChainMetrics {
     pub recovery: Vec<Recovery>,
     pub final_consistency: f64,
     pub final_tips: u32,
+    /// Into how many groups the honest online replicas fall at the end, over the links that
+    /// still work (crashed nodes, partitions in force and bans removed; Byzantine nodes count
+    /// as links): more than one, and they cannot agree whatever the protocol does.
+    #[serde(default)]
+    pub final_honest_groups: u32,
     pub rejected_blocks: u64,
     /// Per block: hash-weighted receive delay over the honest miners (see
     /// [`BlockRecord::exposure_s`]); blocks that did not reach every honest node are left out.
@@ -737,6 +742,7 @@ impl Observer {
             recovery: self.recovery.clone(),
             final_consistency: consistency,
             final_tips: self.live_tips.len() as u32,
+            final_honest_groups: 0, // the runner's: it knows the links
             rejected_blocks: self.rejected,
             honest_fork_rate: if honest_mined == 0 {
                 0.0

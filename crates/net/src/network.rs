@@ -238,6 +238,17 @@ impl Network {
         &self.up
     }
 
+    /// Whether a message could cross the link `a`–`b` at `at`: both ends are up and no
+    /// partition in force then separates them (link rules such as loss do not count).
+    pub fn link_works(&self, a: NodeId, b: NodeId, at: SimTime) -> bool {
+        self.is_up(a)
+            && self.is_up(b)
+            && !self.rules.iter().any(|r| match r {
+                Rule::Partition(p) => p.from <= at && at < p.until && p.cuts(a, b),
+                _ => false,
+            })
+    }
+
     /// The scheduled crashes (and restarts).
     pub fn crashes(&self) -> &[Crash] {
         &self.crashes

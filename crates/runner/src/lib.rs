@@ -284,6 +284,37 @@ pub fn build(
     Ok((world, driver, honest))
 }
 
+/// Into how many groups the honest online nodes fall over the links that work now: see
+/// `ChainMetrics::final_honest_groups`.
+pub fn honest_groups(world: &World<ChainNode>, honest: &[bool]) -> u32 {
+    let n = world.nodes.len();
+    let mut root: Vec<usize> = (0..n).collect();
+    fn find(root: &mut [usize], mut x: usize) -> usize {
+        while root[x] != x {
+            root[x] = root[root[x]];
+            x = root[x];
+        }
+        x
+    }
+    let now = world.now();
+    for (a, b) in world.net.topo.edges() {
+        let works = world.net.link_works(a, b, now)
+            && world.nodes[a.idx()].listens_to(b)
+            && world.nodes[b.idx()].listens_to(a);
+        if works {
+            let (ra, rb) = (find(&mut root, a.idx()), find(&mut root, b.idx()));
+            root[ra] = rb;
+        }
+    }
+    let mut groups: Vec<usize> = (0..n)
+        .filter(|&i| honest[i] && world.net.is_up(NodeId(i as u32)))
+        .map(|i| find(&mut root, i))
+        .collect();
+    groups.sort_unstable();
+    groups.dedup();
+    groups.len() as u32
+}
+
 /// Runs `cfg` with `seed` to the end and measures it. Safety violations are errors.
 pub fn run_one(cfg: &RunConfig, seed: u64) -> Result<RunOutput, RunError> {
     run_with_progress(cfg, seed, None)
@@ -305,6 +336,7 @@ pub fn run_with_progress(
     let mut metrics = driver.observer.finish(now, store);
     metrics.attacks = attack::reports(cfg, &metrics, &world.nodes, driver.observer.samples());
     metrics.invalid_bytes_received = metrics.rejected_blocks * u64::from(cfg.chain.block_size);
+    metrics.final_honest_groups = honest_groups(&world, &honest);
     let s = &world.net.stats;
     let mut by_kind = BTreeMap::new();
     for k in MsgKind::ALL {

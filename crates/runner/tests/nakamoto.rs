@@ -182,6 +182,10 @@ fn replicas_that_cannot_agree_end_the_run_unsettled() {
     let out = run_one(&cfg, 3).unwrap();
     assert_eq!(out.stop_reason, des::StopReason::Unsettled);
     assert!(out.metrics.final_tips > 1);
+    assert_eq!(
+        out.metrics.final_honest_groups, 1,
+        "loss does not cut links"
+    );
     assert!(out.tie_break_blocks > 0, "it still tries to break the tie");
     let stopped = out.mining_stopped_s.unwrap();
     let end = stopped + 3600.0;
@@ -262,6 +266,41 @@ fn ghost_replicas_never_descend_into_invalid_blocks() {
             assert!(m.rejected_blocks > 0, "{kind}: no invalid block was seen");
         }
     }
+}
+
+/// A partition that never heals leaves the honest replicas in two groups, and the run says so;
+/// crashed nodes and bans cut links too.
+#[test]
+fn final_groups_count_what_still_connects_the_honest_replicas() {
+    let mut cfg = RunConfig::quickstart();
+    cfg.stop_blocks = Some(10);
+    cfg.settle = Some(SimDuration::from_secs(600));
+    let out = run_one(&cfg, 1).unwrap();
+    assert_eq!(out.metrics.final_honest_groups, 1);
+    cfg.partitions = vec![PartitionCfg {
+        groups: vec![(0..50).collect()],
+        from: SimDuration::ZERO,
+        until: None,
+    }];
+    let out = run_one(&cfg, 1).unwrap();
+    assert_eq!(out.stop_reason, des::StopReason::Unsettled);
+    assert_eq!(out.metrics.final_honest_groups, 2);
+    // A ring whose nodes 10 and 30 are down for good: two arcs.
+    let mut ring = RunConfig::quickstart();
+    ring.nodes = 40;
+    ring.topology = TopologyKind::Ring;
+    ring.stop_blocks = Some(10);
+    ring.settle = Some(SimDuration::from_secs(600));
+    ring.crashes = [10, 30]
+        .map(|node| runner::CrashCfg {
+            node,
+            at: SimDuration::from_secs(1),
+            restart: None,
+        })
+        .to_vec();
+    let (mut world, mut driver, honest) = runner::build(&ring, 3).unwrap();
+    net::run(&mut world, &mut driver);
+    assert_eq!(runner::honest_groups(&world, &honest), 2);
 }
 
 /// The settle window opens at the last scheduled heal, not when mining stops: a partition that
