@@ -300,53 +300,56 @@ fn check_prints_the_plan() {
     );
 }
 
+/// Runs one replicate of the quickstart with `edits` (replacements) in its own folder under
+/// `tmp`, which must exit 0; its folder and stderr.
+fn run_quickstart_with(
+    tmp: &Path,
+    name: &str,
+    edits: &[(&str, &str)],
+) -> (std::path::PathBuf, String) {
+    let mut text = scenario::QUICKSTART.replacen("replicates = 3", "replicates = 1", 1);
+    for (from, to) in edits {
+        assert!(text.contains(from), "{from}");
+        text = text.replacen(from, to, 1);
+    }
+    let dir = tmp.join(name);
+    std::fs::create_dir(&dir).unwrap();
+    let (_, out) = run_text(&dir, &format!("{name}.toml"), &text);
+    let err = exited(&out, 0, "run");
+    (dir, err)
+}
+
 /// A run whose replicas never agree (every message lost) finishes, exit 0, records
 /// `stop_reason = "unsettled"`, and warns on stderr that its metrics describe that state.
 #[test]
 fn unsettled_runs_finish_and_warn() {
     let tmp = tempfile::tempdir().unwrap();
-    let text = scenario::QUICKSTART
-        .replacen("replicates = 3", "replicates = 1", 1)
-        .replacen("blocks = 200", "blocks = 10\nsettle = \"1h\"", 1)
-        .replacen("[consensus]", "loss = 1.0\n\n[consensus]", 1);
-    let (_, out) = run_text(tmp.path(), "lost.toml", &text);
-    let err = exited(&out, 0, "run");
+    let short = ("blocks = 200", "blocks = 10\nsettle = \"1h\"");
+    let (dir, err) = run_quickstart_with(
+        tmp.path(),
+        "lost",
+        &[short, ("[consensus]", "loss = 1.0\n\n[consensus]")],
+    );
     assert!(
         err.contains("warning: run p000-r000 ended unsettled") && err.contains("stop.settle"),
         "{err}"
     );
     assert_eq!(
-        summary(&tmp.path().join("out"))["runs"][0]["stop_reason"],
+        summary(&dir.join("out"))["runs"][0]["stop_reason"],
         "unsettled"
     );
     assert!(!err.contains("groups"), "loss cuts no links: {err}");
     // A partition that never heals: the warning says the replicas are cut apart.
-    let text = scenario::QUICKSTART
-        .replacen("replicates = 3", "replicates = 1", 1)
-        .replacen("blocks = 200", "blocks = 10\nsettle = \"1h\"", 1)
-        .replacen(
-            "[consensus]",
-            "[[network.partitions]]\ngroups = [[\"0..50\"]]\nfrom = \"0s\"\n\n[consensus]",
-            1,
-        );
-    let dir = tmp.path().join("split");
-    std::fs::create_dir(&dir).unwrap();
-    let (_, out) = run_text(&dir, "split.toml", &text);
-    let err = exited(&out, 0, "run");
+    let partition = "[[network.partitions]]\ngroups = [[\"0..50\"]]\nfrom = \"0s\"\n\n[consensus]";
+    let (_, err) = run_quickstart_with(tmp.path(), "split", &[short, ("[consensus]", partition)]);
     assert!(err.contains("groups that cannot reach each other"), "{err}");
     // Every miner down for good: mining stops there, and the warning says why.
-    let text = scenario::QUICKSTART
-        .replacen("replicates = 3", "replicates = 1", 1)
-        .replacen("miners = 10", "miners = 1", 1)
-        .replacen(
-            "[consensus]",
-            "[[network.crashes]]\nnode = 0\nat = \"10m\"\n\n[consensus]",
-            1,
-        );
-    let dir = tmp.path().join("starved");
-    std::fs::create_dir(&dir).unwrap();
-    let (_, out) = run_text(&dir, "starved.toml", &text);
-    let err = exited(&out, 0, "run");
+    let crash = "[[network.crashes]]\nnode = 0\nat = \"10m\"\n\n[consensus]";
+    let (_, err) = run_quickstart_with(
+        tmp.path(),
+        "starved",
+        &[("miners = 10", "miners = 1"), ("[consensus]", crash)],
+    );
     assert!(
         err.contains("warning: run p000-r000 ended no-hash-power: every miner was down for good"),
         "{err}"
