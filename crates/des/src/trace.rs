@@ -11,7 +11,10 @@ const DEFAULT_BUF: usize = 64 * 1024;
 
 pub struct TraceHasher {
     hasher: Sha256,
-    buf: Vec<u8>,
+    /// `buf[..len]` is encoded and not yet hashed; the buffer has room for one more event past
+    /// `flush_at`, so encoding never checks for space.
+    buf: Box<[u8]>,
+    len: usize,
     flush_at: usize,
     last_time: u64,
     events: u64,
@@ -23,13 +26,19 @@ impl Default for TraceHasher {
     }
 }
 
+/// The most bytes one event takes: four varints of at most 10 bytes and the kind.
+const MAX_EVENT: usize = 4 * 10 + 1;
+
+/// Writes `v` as a LEB128 varint at `buf[at..]`; returns the end.
 #[inline]
-fn varint(buf: &mut Vec<u8>, mut v: u64) {
+fn varint(buf: &mut [u8], mut at: usize, mut v: u64) -> usize {
     while v >= 0x80 {
-        buf.push((v as u8) | 0x80);
+        buf[at] = (v as u8) | 0x80;
         v >>= 7;
+        at += 1;
     }
-    buf.push(v as u8);
+    buf[at] = v as u8;
+    at + 1
 }
 
 impl TraceHasher {
@@ -39,10 +48,12 @@ impl TraceHasher {
 
     /// A hasher that flushes to SHA-256 every `bytes` (the digest does not depend on it).
     pub fn with_buffer(bytes: usize) -> Self {
+        let flush_at = bytes.max(1);
         TraceHasher {
             hasher: Sha256::new(),
-            buf: Vec::with_capacity(bytes + 64),
-            flush_at: bytes.max(1),
+            buf: vec![0; flush_at + MAX_EVENT].into_boxed_slice(),
+            len: 0,
+            flush_at,
             last_time: 0,
             events: 0,
         }
@@ -52,16 +63,18 @@ impl TraceHasher {
     pub fn record(&mut self, time: SimTime, kind: u8, src: u32, dst: u32, payload: u64) {
         let t = time.as_nanos();
         debug_assert!(t >= self.last_time);
-        varint(&mut self.buf, t - self.last_time);
+        let buf = &mut self.buf[self.len..self.len + MAX_EVENT];
+        let mut at = varint(buf, 0, t - self.last_time);
         self.last_time = t;
-        self.buf.push(kind);
-        varint(&mut self.buf, u64::from(src));
-        varint(&mut self.buf, u64::from(dst));
-        varint(&mut self.buf, payload);
+        buf[at] = kind;
+        at = varint(buf, at + 1, u64::from(src));
+        at = varint(buf, at, u64::from(dst));
+        at = varint(buf, at, payload);
+        self.len += at;
         self.events += 1;
-        if self.buf.len() >= self.flush_at {
-            self.hasher.update(&self.buf);
-            self.buf.clear();
+        if self.len >= self.flush_at {
+            self.hasher.update(&self.buf[..self.len]);
+            self.len = 0;
         }
     }
 
@@ -72,7 +85,7 @@ impl TraceHasher {
     /// The hex digest of everything recorded so far (the hasher can keep recording).
     pub fn hex(&self) -> String {
         let mut h = self.hasher.clone();
-        h.update(&self.buf);
+        h.update(&self.buf[..self.len]);
         h.update(self.events.to_le_bytes());
         h.finalize().iter().map(|b| format!("{b:02x}")).collect()
     }

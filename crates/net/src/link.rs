@@ -124,6 +124,8 @@ struct RoundedPareto {
     rows: usize,
     /// Per bin `[i, i + 1) / GUIDE_BINS` of the draw: how many thresholds lie at or above the
     /// bin's upper edge, so every draw in the bin exceeds none of them: the count starts there.
+    /// [`EXACT`] is set when no threshold lies inside the bin and some below it: the count is
+    /// that number.
     guide: Vec<u16>,
 }
 
@@ -131,6 +133,8 @@ const GUIDE_BITS: u32 = 8;
 /// Thresholds compared without a branch per draw (see `sample_ms`).
 const PAD: usize = 2;
 const GUIDE_BINS: usize = 1 << GUIDE_BITS;
+/// A guide entry's flag: its bin holds no threshold (rows are fewer than 2^15).
+const EXACT: u16 = 1 << 15;
 
 /// Table rows; past the last the formula is used (probability below 1e-6).
 const PARETO_ROWS: usize = 512;
@@ -149,10 +153,18 @@ impl RoundedPareto {
             .take_while(|&t| t > 1e-6)
             .collect::<Vec<f64>>();
         let rows = thresholds.len();
-        let guide = (1..=GUIDE_BINS)
+        // The thresholds fall with k: those at or above an edge are a prefix.
+        let at_or_above = |edge: f64| thresholds.partition_point(|&t| t >= edge) as u16;
+        let guide = (0..GUIDE_BINS)
             .map(|i| {
-                let edge = i as f64 / GUIDE_BINS as f64;
-                thresholds.iter().take_while(|&&t| t >= edge).count() as u16
+                let lo = at_or_above(i as f64 / GUIDE_BINS as f64);
+                let hi = at_or_above((i + 1) as f64 / GUIDE_BINS as f64);
+                // Below every threshold, the far tail may be past the table: not exact.
+                hi | if lo == hi && usize::from(hi) < rows {
+                    EXACT
+                } else {
+                    0
+                }
             })
             .collect();
         thresholds.extend([f64::NEG_INFINITY; PAD]);
@@ -169,12 +181,22 @@ impl RoundedPareto {
     #[inline]
     fn sample_ms(&self, rng: &mut SimRng) -> u64 {
         // `SimRng::uniform_open0`, keeping its integer: u = m / 2^53 with m in [1, 2^53].
-        let m = (rng.next_u64() >> 11) + 1;
+        self.value_ms((rng.next_u64() >> 11) + 1)
+    }
+
+    /// The latency of the draw u = m / 2^53.
+    #[inline]
+    fn value_ms(&self, m: u64) -> u64 {
         let u = m as f64 * (1.0 / (1u64 << 53) as f64);
         // The thresholds fall with k, so those at or above `u` are a prefix; count it from the
         // guide. The bin is ⌊u · GUIDE_BINS⌋ (exact in integers; u = 1 goes to the last bin).
         let bin = ((m >> (53 - GUIDE_BITS)) as usize).min(GUIDE_BINS - 1);
-        let start = usize::from(self.guide[bin]);
+        let g = self.guide[bin];
+        let start = usize::from(g & !EXACT);
+        if g & EXACT != 0 {
+            // No threshold inside the bin: every draw in it has the same count (most bins).
+            return self.base_ms + start as u64;
+        }
         // Most bins hold at most PAD thresholds: count those without a branch (the thresholds
         // past the bin, and the padding, are below `u`), and scan on only when all were above.
         let t = &self.thresholds[start..start + PAD];
@@ -307,6 +329,26 @@ mod tests {
         }
     }
     use des::RngFactory;
+
+    /// The same on the draws where a table could go wrong: both sides of every guide bin's
+    /// edges, and the smallest draws (the far tail, past the table), for small, SimBlock's,
+    /// and very large means.
+    #[test]
+    fn simblock_table_matches_the_formula_at_bin_edges_and_in_the_tail() {
+        for mean_ms in [5.2, 6.0, 11.0, 124.0, 322.0, 5_000.0, 600_000.0] {
+            let t = RoundedPareto::new(mean_ms * 1e6).expect("a Pareto");
+            let formula = |m: u64| {
+                let u = m as f64 * (1.0 / (1u64 << 53) as f64);
+                (t.scale * libm::exp(-libm::log(u) / t.shape) + 0.5) as u64
+            };
+            let edges = (0..=GUIDE_BINS as u64).map(|i| i << (53 - GUIDE_BITS));
+            let near = edges.flat_map(|e| [e.saturating_sub(1), e, e + 1]);
+            let tail = [1, 2, 3, 1 << 10, 1 << 20, 1 << 30, 1 << 40];
+            for m in near.chain(tail).filter(|&m| (1..=1 << 53).contains(&m)) {
+                assert_eq!(t.value_ms(m), formula(m), "mean {mean_ms} ms, m {m}");
+            }
+        }
+    }
 
     fn mean_and_se(lat: &Latency, n: usize) -> (f64, f64) {
         let mut rng = RngFactory::new(11).stream("lat", 0);
