@@ -3,16 +3,19 @@
 
     python3 scripts/fuzz.py [FIRST [COUNT]]      (default: 1 200)
 
-Each case is a small random scenario (topology, latency spread, bandwidth, loss, duplication,
-jitter, partitions, crashes, fork choice, relay, up to two [[byzantine]] tables). It checks:
+Each case is a small random scenario (topology — a quarter of them SimBlock's regional model —,
+latency spread, bandwidth, loss, duplication, jitter, partitions, crashes, fork choice, relay,
+hash power distribution, up to two [[byzantine]] tables). It checks:
   - the run exits 0 or 2 (2 only with an `error:` message: a scenario the validator refuses);
     anything else (a panic, a hang past the timeout) is a bug;
   - a run that ends `done` has one tip: final_tips = 1, final_consistency = 1;
   - absorbed and event announcement delivery give the same metrics and message counts (on
-    continuous latencies; push relay has no announcements and is skipped).
+    continuous latencies; push relay has no announcements and is skipped);
+  - every fifth case: `chainsim reproduce` re-runs it and finds the same trace hash.
 Runs ending `unsettled` with the honest replicas still connected are listed and kept (those
-whose replicas were cut apart — crashes, a partition, bans, an eclipse — are only counted): on a
-sparse graph a lost announcement is not retransmitted, but each deserves a look. Cases run in a temporary folder; failed and unsettled ones are kept there.
+whose replicas were cut apart — crashes, a partition, bans, an eclipse — and those with
+replicas behind for a fetch they gave up are only counted): on a sparse graph a lost
+announcement is not retransmitted, but each deserves a look. Cases run in a temporary folder; failed and unsettled ones are kept there.
 The seed of case i is i: rerun one with `python3 scripts/fuzz.py i 1`.
 """
 import json
@@ -36,13 +39,24 @@ def scenario(i: int) -> str:
              f"blocks = {r.choice([10, 30])}"]
     if r.random() < 0.3:
         lines.append(f'time = "{r.choice(["30m", "3h"])}"')
-    topo = r.choice(["random-regular", "complete", "barabasi-albert", "watts-strogatz", "ring"])
+    regions = r.random() < 0.25
+    topo = "regional" if regions else r.choice(
+        ["random-regular", "complete", "barabasi-albert", "watts-strogatz", "ring"])
     lines += ["", "[network]", f"nodes = {n}", f'topology = "{topo}"']
     if topo == "random-regular":
         lines.append(f"degree = {r.choice([4, 8])}")
-    lines.append(f'latency = "{r.choice(["20ms", "200ms", "1s"])}"')
-    lines.append(f'latency_spread = "{r.choice(["exponential", "lognormal", "pareto"])}"')
-    if r.random() < 0.5:
+    if regions:
+        # SimBlock's model: a region matrix, its rounded Pareto spread, its message costs.
+        lines += ['outbound = "bitcoin-2015"', f"max_inbound = {r.choice([20, 125])}",
+                  'latency_spread = "simblock"', "latency_matrix_ms = [[32, 124], [124, 11]]"]
+        if r.random() < 0.5:
+            lines += ['control_messages = "latency-only"', 'control_delay = "10ms"']
+        if r.random() < 0.5:
+            lines.append('transfer_overhead = "2ms"')
+    else:
+        lines.append(f'latency = "{r.choice(["20ms", "200ms", "1s"])}"')
+        lines.append(f'latency_spread = "{r.choice(["exponential", "lognormal", "pareto"])}"')
+    if r.random() < 0.5 and not regions:
         lines += ['upload = "10Mbit/s"', 'download = "20Mbit/s"']
     if r.random() < 0.5 and topo != "ring":  # a ring with loss: see README on announcements
         lines.append(f"loss = {r.choice([0.02, 0.1, 0.2])}")
@@ -67,6 +81,19 @@ def scenario(i: int) -> str:
               f'request_timeout = "{r.choice(["5s", "30s"])}"']
     if r.random() < 0.3:
         lines.append(f'on_invalid = "{r.choice(["ban", "ignore"])}"')
+    if r.random() < 0.2:
+        lines.append(f"max_attempts = {r.choice([1, 3])}")
+    if r.random() < 0.4:
+        dist = r.choice(["equal", "normal", "exponential", "pareto"])
+        lines += ["", "[consensus.hash_power]", f'dist = "{dist}"']
+        if r.random() < 0.5:
+            lines.append(f"miners = {r.choice([1, 3, n])}")
+        if dist == "pareto":
+            lines.append("shape = 1.5")
+    if regions:
+        lines += ["", "[[network.regions]]", 'name = "a"', "share = 0.6",
+                  'upload = "19Mbit/s"', 'download = "52Mbit/s"', "", "[[network.regions]]",
+                  'name = "b"', "share = 0.4", 'upload = "5Mbit/s"', 'download = "18Mbit/s"']
     pool = r.sample(range(n), min(n, 8))
     for _ in range(r.choice([0, 1, 2])):
         s = r.choice(STRATEGIES)
@@ -121,7 +148,14 @@ def check(i: int, work: Path):
     m = a["metrics"]
     if a["stop_reason"] == "done" and (m["final_tips"] != 1 or m["final_consistency"] != 1.0):
         problems.append(f"done with {m['final_tips']} tips")
-    if 'relay = "push"' not in text:
+    if i % 5 == 0:
+        p = subprocess.run([str(BIN), "reproduce", str(work / f"a{i}")], capture_output=True,
+                           text=True, timeout=600)
+        if p.returncode != 0:
+            problems.append(f"reproduce: exit {p.returncode}: {p.stderr.strip()[:300]}")
+    # Whole-millisecond latencies (SimBlock's) tie arrivals, which the two deliveries may order
+    # differently: compare on continuous latencies only.
+    if 'relay = "push"' not in text and 'latency_spread = "simblock"' not in text:
         ev = work / f"fuzz{i}-event.toml"
         ev.write_text(text.replace("[consensus]\n", '[consensus]\ninv_delivery = "event"\n'))
         e, why = run(ev, work / f"e{i}")
@@ -137,6 +171,8 @@ def check(i: int, work: Path):
     reason = a["stop_reason"]
     if reason == "unsettled" and m.get("final_honest_groups", 1) > 1:
         reason = "unsettled, cut apart"
+    elif reason == "unsettled" and m.get("replicas_missing_abandoned", 0) > 0:
+        reason = "unsettled, gave up"
     return problems, reason
 
 

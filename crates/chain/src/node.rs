@@ -306,6 +306,9 @@ pub enum ChainNote {
         from: NodeId,
         why: Invalid,
     },
+    /// The replica stopped fetching the block: `max_attempts` requests failed, or nobody was
+    /// left to ask. It fetches it again only if it is announced again (or a child arrives).
+    GaveUp(BlockId),
 }
 
 /// An absorbed announcement: `peer` announced `block`, arriving at `at`.
@@ -543,6 +546,7 @@ impl ChainNode {
         };
         let Some(next) = next else {
             // Give up until announced again (absorbed announcements still to arrive count).
+            ctx.note(ChainNote::GaveUp(b));
             self.announcers.retain(|(x, _)| *x != b);
             self.rewake(ctx, b);
             return;

@@ -399,9 +399,18 @@ fn warn_unfinished(s: &Summary) {
                          a partition, bans or an eclipse's rewiring)"
                     ),
                 };
+                let behind = match m.replicas_missing_abandoned {
+                    0 => String::new(),
+                    k => format!(
+                        "; {k} of them {} a block of the main chain they gave up fetching \
+                         (consensus.max_attempts requests failed, or nobody was left to ask) \
+                         that no later block pulled in",
+                        if k == 1 { "lacks" } else { "lack" }
+                    ),
+                };
                 format!(
                     "the honest replicas were still on {} tips when stop.settle ran out after \
-                     mining stopped{cut}",
+                     mining stopped{cut}{behind}",
                     m.final_tips
                 )
             }

@@ -339,6 +339,22 @@ fn unsettled_runs_finish_and_warn() {
         "unsettled"
     );
     assert!(!err.contains("groups"), "loss cuts no links: {err}");
+    assert!(
+        !err.contains("gave up"),
+        "nothing arrived, so nothing was fetched: {err}"
+    );
+    // Lossy, with one request per announcement wave: replicas give up, and the warning says
+    // how many are still behind for that.
+    let once = ("[consensus]", "loss = 0.3\n\n[consensus]\nmax_attempts = 1");
+    let (dir, err) = run_quickstart_with(tmp.path(), "once", &[short, once]);
+    let m = &summary(&dir.join("out"))["runs"][0]["metrics"];
+    let behind = m["replicas_missing_abandoned"].as_u64().unwrap();
+    assert!(
+        behind > 0 && m["fetches_abandoned"].as_u64().unwrap() >= behind,
+        "{m}"
+    );
+    let said = format!("{behind} of them lack a block of the main chain they gave up fetching");
+    assert!(err.contains(&said), "{err}");
     // A partition that never heals: the warning says the replicas are cut apart.
     let partition = "[[network.partitions]]\ngroups = [[\"0..50\"]]\nfrom = \"0s\"\n\n[consensus]";
     let (_, err) = run_quickstart_with(tmp.path(), "split", &[short, ("[consensus]", partition)]);

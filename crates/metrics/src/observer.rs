@@ -107,6 +107,15 @@ pub struct ChainMetrics {
     #[serde(default)]
     pub final_honest_groups: u32,
     pub rejected_blocks: u64,
+    /// Times an honest replica gave up fetching a block (`consensus.max_attempts` requests
+    /// failed, or nobody was left to ask).
+    #[serde(default)]
+    pub fetches_abandoned: u64,
+    /// Honest online replicas whose main chain, at the end, lacks a block of the final main
+    /// chain that they gave up fetching (each counts once). Lost announcements are not sent
+    /// again, so with no later block to pull it in, such a replica stays behind.
+    #[serde(default)]
+    pub replicas_missing_abandoned: u32,
     /// Per block: hash-weighted receive delay over the honest miners (see
     /// [`BlockRecord::exposure_s`]); blocks that did not reach every honest node are left out.
     #[serde(default)]
@@ -221,6 +230,8 @@ pub struct Observer {
     pending: Vec<(String, SimTime)>,
     recovery: Vec<Recovery>,
     rejected: u64,
+    /// (honest replica, block) for every fetch given up.
+    gave_up: Vec<(NodeId, BlockId)>,
     blocks: Vec<BlockRecord>,
     interval_s: f64,
     /// Watched nodes (eclipse victims) and their accumulated divergence.
@@ -265,6 +276,7 @@ impl Observer {
             pending: vec![],
             recovery: vec![],
             rejected: 0,
+            gave_up: Vec::new(),
             blocks: vec![],
             interval_s: interval.as_secs_f64(),
             watch: vec![],
@@ -391,6 +403,11 @@ impl Observer {
                 self.check_recovered(now);
             }
             ChainNote::Rejected { .. } => self.rejected += 1,
+            ChainNote::GaveUp(b) => {
+                if self.counts(node) {
+                    self.gave_up.push((node, b));
+                }
+            }
         }
     }
 
@@ -471,6 +488,19 @@ impl Observer {
             best,
             f64::from(self.tip_count[best.idx()]) / f64::from(self.honest_online.max(1)),
         )
+    }
+
+    /// See `ChainMetrics::replicas_missing_abandoned`.
+    fn behind_after_give_up(&self, store: &BlockStore, on_main: &[bool]) -> u32 {
+        let mut behind: Vec<NodeId> = (self.gave_up.iter())
+            .filter(|&&(n, b)| {
+                self.counts(n) && on_main[b.idx()] && !store.is_ancestor(b, self.tip[n.idx()])
+            })
+            .map(|&(n, _)| n)
+            .collect();
+        behind.sort_unstable();
+        behind.dedup();
+        behind.len() as u32
     }
 
     fn prefix_depth(&self, store: &BlockStore) -> u32 {
@@ -744,6 +774,8 @@ impl Observer {
             final_tips: self.live_tips.len() as u32,
             final_honest_groups: 0, // the runner's: it knows the links
             rejected_blocks: self.rejected,
+            fetches_abandoned: self.gave_up.len() as u64,
+            replicas_missing_abandoned: self.behind_after_give_up(store, &on_main),
             honest_fork_rate: if honest_mined == 0 {
                 0.0
             } else {

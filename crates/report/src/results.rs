@@ -155,6 +155,11 @@ pub fn point_metrics(r: &RunRecord) -> Vec<(&'static str, f64)> {
                 .map_or(f64::NAN, |a| f64::from(a.during_prefix_depth_max)),
         ),
         ("rejected_blocks", m.rejected_blocks as f64),
+        ("fetches_abandoned", m.fetches_abandoned as f64),
+        (
+            "replicas_missing_abandoned",
+            f64::from(m.replicas_missing_abandoned),
+        ),
         ("invalid_bytes_received", m.invalid_bytes_received as f64),
         (
             "recovery_after_attack_s",
