@@ -4,6 +4,7 @@
 use crate::block::{BlockId, BlockStore, Invalid};
 use crate::roles::{Role, Template};
 use des::{Ctx, Message, Node, NodeId, SimDuration, SimTime, TimerId};
+use smallvec::SmallVec;
 
 des::named_enum! {
     /// Which chain a replica considers authoritative.
@@ -405,6 +406,16 @@ impl Known {
     }
 }
 
+/// Moves a list that once outgrew its inline room back inline when it fits again (a
+/// `SmallVec` stays on the heap otherwise, and one busy moment would cost every later access a
+/// cache miss).
+#[inline]
+fn inline_again<A: smallvec::Array>(v: &mut SmallVec<A>) {
+    if v.spilled() && v.len() <= v.inline_size() {
+        v.shrink_to_fit();
+    }
+}
+
 /// A replica: honest unless given a Byzantine [`Role`] (see `crate::roles`).
 ///
 /// Laid out by hand: what absorbing an announcement reads (the most frequent operation, on a
@@ -412,7 +423,9 @@ impl Known {
 #[derive(Clone, Debug, Default)]
 #[repr(C, align(64))]
 pub struct ChainNode {
-    inflight: Vec<Request>,
+    /// Requests in flight: one block at a time, nearly always, kept inline (asked on every
+    /// announcement that arrives, so its own cache miss showed).
+    inflight: SmallVec<[Request; 1]>,
     /// Absorbed announcements not yet applied (see [`InvDelivery::Absorbed`]). Every handler
     /// that looks at a block's announcers or fetch state first applies those that have arrived.
     pending: Vec<Pending>,
@@ -421,16 +434,16 @@ pub struct ChainNode {
     /// Per block: the earliest announcement event (message or wake timer) still to come. A
     /// later announcement may be absorbed only if one is due no later than it, or the block is
     /// being fetched: then the replica's state at its arrival cannot be "not fetching".
-    wakes: Vec<(BlockId, SimTime)>,
+    wakes: SmallVec<[(BlockId, SimTime); 1]>,
     /// State most replicas never need, allocated on first use (keeps the hot part small).
     rare: Option<Box<Rare>>,
     announcers: Vec<(BlockId, NodeId)>,
     pub(crate) tip: BlockId,
-    pub(crate) role: Role,
     /// The role acts only while active (its attack window); otherwise the node is honest.
     pub(crate) active: bool,
     /// Set while the role publishes its own blocks, so it does not react to itself.
     pub(crate) publishing: bool,
+    pub(crate) role: Role,
 }
 
 impl ChainNode {
@@ -665,6 +678,7 @@ impl ChainNode {
     /// An announcement event for `b` arrived (or its wake fired): it is no longer to come.
     fn woken(&mut self, b: BlockId, now: SimTime) {
         self.wakes.retain(|w| w.0 != b || w.1 > now);
+        inline_again(&mut self.wakes);
     }
 
     /// Restores the wake invariant for a block nobody is fetching any more: the earliest
@@ -715,6 +729,7 @@ impl ChainNode {
         }
         if let Some(pos) = self.inflight.iter().position(|r| r.block == b) {
             ctx.cancel_timer(self.inflight.swap_remove(pos).timer);
+            inline_again(&mut self.inflight);
         }
         if self.settled(b) {
             return;
