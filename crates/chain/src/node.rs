@@ -357,6 +357,7 @@ impl Rare {
 /// being relayed, and their parents, are nearly always there, so asking costs no cache miss
 /// beyond the replica itself), older words on the heap.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[repr(C)] // the inline word and its index first: they sit in the replica's second cache line
 struct Known {
     /// Bit `i`: block `64 · base + i`.
     newest: u64,
@@ -423,20 +424,21 @@ fn inline_again<A: smallvec::Array>(v: &mut SmallVec<A>) {
 #[derive(Clone, Debug, Default)]
 #[repr(C, align(64))]
 pub struct ChainNode {
+    // Absorbing reads the fields up to `known`'s inline word and `base`.
     /// Requests in flight: one block at a time, nearly always, kept inline (asked on every
     /// announcement that arrives, so its own cache miss showed).
     inflight: SmallVec<[Request; 1]>,
-    /// Absorbed announcements not yet applied (see [`InvDelivery::Absorbed`]). Every handler
-    /// that looks at a block's announcers or fetch state first applies those that have arrived.
-    pending: Vec<Pending>,
-    known: Known,
-    orphans: Vec<(BlockId, NodeId)>,
     /// Per block: the earliest announcement event (message or wake timer) still to come. A
     /// later announcement may be absorbed only if one is due no later than it, or the block is
     /// being fetched: then the replica's state at its arrival cannot be "not fetching".
     wakes: SmallVec<[(BlockId, SimTime); 1]>,
+    /// Absorbed announcements not yet applied (see [`InvDelivery::Absorbed`]). Every handler
+    /// that looks at a block's announcers or fetch state first applies those that have arrived.
+    pending: Vec<Pending>,
     /// State most replicas never need, allocated on first use (keeps the hot part small).
     rare: Option<Box<Rare>>,
+    orphans: Vec<(BlockId, NodeId)>,
+    known: Known,
     announcers: Vec<(BlockId, NodeId)>,
     pub(crate) tip: BlockId,
     /// The role acts only while active (its attack window); otherwise the node is honest.
@@ -1053,7 +1055,7 @@ impl Node for ChainNode {
     }
 
     fn warm(&self) -> u64 {
-        // Absorbing reads the first two cache lines (the requests being fetched, rarely).
+        // Absorbing reads the first two cache lines (see the layout of `ChainNode`).
         self.pending.len() as u64 ^ self.wakes.len() as u64 ^ self.inflight.len() as u64
     }
 
