@@ -36,7 +36,7 @@ def scenario(i: int) -> str:
     r = random.Random(i)
     n = r.choice([12, 40, 80])
     lines = [f'name = "fuzz{i}"', f"seed = {r.randrange(1000)}", "", "[stop]",
-             f"blocks = {r.choice([10, 30])}"]
+             f"blocks = {r.choice([10, 30, 100])}"]
     if r.random() < 0.3:
         lines.append(f'time = "{r.choice(["30m", "3h"])}"')
     regions = r.random() < 0.25
