@@ -111,9 +111,9 @@ pub struct ChainMetrics {
     /// failed, or nobody was left to ask).
     #[serde(default)]
     pub fetches_abandoned: u64,
-    /// Honest online replicas whose main chain, at the end, lacks a block of the final main
-    /// chain that they gave up fetching (each counts once). Lost announcements are not sent
-    /// again, so with no later block to pull it in, such a replica stays behind.
+    /// Honest online replicas that, at the end, still lack a block of the final main chain
+    /// that they gave up fetching (each counts once). Lost announcements are not sent again,
+    /// so with no later block to pull it in, such a replica stays behind.
     #[serde(default)]
     pub replicas_missing_abandoned: u32,
     /// Per block: hash-weighted receive delay over the honest miners (see
@@ -230,8 +230,11 @@ pub struct Observer {
     pending: Vec<(String, SimTime)>,
     recovery: Vec<Recovery>,
     rejected: u64,
-    /// (honest replica, block) for every fetch given up.
-    gave_up: Vec<(NodeId, BlockId)>,
+    /// Fetches given up by honest replicas.
+    abandoned: u64,
+    /// Per honest replica, the blocks it gave up fetching and has not accepted since (kept
+    /// small: a block that arrives after all leaves the list).
+    missing: BTreeMap<NodeId, Vec<BlockId>>,
     blocks: Vec<BlockRecord>,
     interval_s: f64,
     /// Watched nodes (eclipse victims) and their accumulated divergence.
@@ -276,7 +279,8 @@ impl Observer {
             pending: vec![],
             recovery: vec![],
             rejected: 0,
-            gave_up: Vec::new(),
+            abandoned: 0,
+            missing: BTreeMap::new(),
             blocks: vec![],
             interval_s: interval.as_secs_f64(),
             watch: vec![],
@@ -372,6 +376,9 @@ impl Observer {
                 if !self.counts(node) {
                     return;
                 }
+                if !self.missing.is_empty() {
+                    self.no_longer_missing(node, b);
+                }
                 self.grow(b);
                 let r = &mut self.recv[b.idx()];
                 *r += 1;
@@ -405,7 +412,11 @@ impl Observer {
             ChainNote::Rejected { .. } => self.rejected += 1,
             ChainNote::GaveUp(b) => {
                 if self.counts(node) {
-                    self.gave_up.push((node, b));
+                    self.abandoned += 1;
+                    let blocks = self.missing.entry(node).or_default();
+                    if !blocks.contains(&b) {
+                        blocks.push(b);
+                    }
                 }
             }
         }
@@ -490,17 +501,22 @@ impl Observer {
         )
     }
 
+    /// `node` accepted `b`: if it had given up fetching it, it no longer misses it.
+    fn no_longer_missing(&mut self, node: NodeId, b: BlockId) {
+        if let Some(blocks) = self.missing.get_mut(&node) {
+            blocks.retain(|&x| x != b);
+            if blocks.is_empty() {
+                self.missing.remove(&node);
+            }
+        }
+    }
+
     /// See `ChainMetrics::replicas_missing_abandoned`.
-    fn behind_after_give_up(&self, store: &BlockStore, on_main: &[bool]) -> u32 {
-        let mut behind: Vec<NodeId> = (self.gave_up.iter())
-            .filter(|&&(n, b)| {
-                self.counts(n) && on_main[b.idx()] && !store.is_ancestor(b, self.tip[n.idx()])
-            })
-            .map(|&(n, _)| n)
-            .collect();
-        behind.sort_unstable();
-        behind.dedup();
-        behind.len() as u32
+    fn behind_after_give_up(&self, on_main: &[bool]) -> u32 {
+        let behind = self.missing.iter().filter(|&(&n, blocks)| {
+            self.counts(n) && blocks.iter().any(|b| on_main.get(b.idx()) == Some(&true))
+        });
+        behind.count() as u32
     }
 
     fn prefix_depth(&self, store: &BlockStore) -> u32 {
@@ -774,8 +790,8 @@ impl Observer {
             final_tips: self.live_tips.len() as u32,
             final_honest_groups: 0, // the runner's: it knows the links
             rejected_blocks: self.rejected,
-            fetches_abandoned: self.gave_up.len() as u64,
-            replicas_missing_abandoned: self.behind_after_give_up(store, &on_main),
+            fetches_abandoned: self.abandoned,
+            replicas_missing_abandoned: self.behind_after_give_up(&on_main),
             honest_fork_rate: if honest_mined == 0 {
                 0.0
             } else {
@@ -846,6 +862,44 @@ mod tests {
 
     /// The steps reached at each receiver are exactly those whose threshold equals its number
     /// (the definition, checked step by step), for audiences below, at and above the step count.
+    /// A replica that gave up a block and got it later is not behind; one still without a
+    /// main-chain block it gave up is, once however often it gave up; a given-up stale block
+    /// does not count.
+    #[test]
+    fn replicas_behind_after_a_give_up_are_those_still_missing_a_main_block() {
+        let mut store = BlockStore::new(4);
+        let mut obs = Observer::new(
+            vec![0; 4],
+            vec!["honest".into()],
+            vec![0.25; 4],
+            SimDuration::from_secs(600),
+        );
+        let s = |x: u64| SimTime::ZERO + SimDuration::from_secs(x);
+        let b = store.extend(BlockId::GENESIS, NodeId(0), s(0), 1);
+        let stale = store.extend(BlockId::GENESIS, NodeId(1), s(0), 2);
+        for x in [b, stale] {
+            obs.block_created(s(0), x);
+        }
+        let gave_up = |obs: &mut Observer, n: u32, x: BlockId| {
+            obs.note(s(5), &store, NodeId(n), ChainNote::GaveUp(x));
+        };
+        gave_up(&mut obs, 1, b); // and gets it later
+        gave_up(&mut obs, 2, b); // twice, and never gets it
+        gave_up(&mut obs, 2, b);
+        gave_up(&mut obs, 3, stale); // gives up only the stale block
+        for n in [0, 1, 3] {
+            obs.note(s(9), &store, NodeId(n), ChainNote::Accepted(b));
+            let tip = ChainNote::Tip {
+                old: BlockId::GENESIS,
+                new: b,
+            };
+            obs.note(s(9), &store, NodeId(n), tip);
+        }
+        let m = obs.finish(s(20), &store);
+        assert_eq!(m.fetches_abandoned, 4);
+        assert_eq!(m.replicas_missing_abandoned, 1);
+    }
+
     #[test]
     fn reach_steps_match_their_definition() {
         for aud in 1..=130u32 {
