@@ -343,6 +343,8 @@ fn unsettled_runs_finish_and_warn() {
         !err.contains("gave up"),
         "nothing arrived, so nothing was fetched: {err}"
     );
+    let report = |dir: &Path| std::fs::read_to_string(dir.join("out/report.html")).unwrap();
+    assert!(!report(&dir).contains("behind after a give-up"));
     // Lossy, with one request per announcement wave: replicas give up, and the warning says
     // how many are still behind for that.
     let once = ("[consensus]", "loss = 0.3\n\n[consensus]\nmax_attempts = 1");
@@ -355,6 +357,7 @@ fn unsettled_runs_finish_and_warn() {
     );
     let said = format!("{behind} of them lack a block of the main chain they gave up fetching");
     assert!(err.contains(&said), "{err}");
+    assert!(report(&dir).contains("<th>behind after a give-up</th>"));
     // A partition that never heals: the warning says the replicas are cut apart.
     let partition = "[[network.partitions]]\ngroups = [[\"0..50\"]]\nfrom = \"0s\"\n\n[consensus]";
     let (_, err) = run_quickstart_with(tmp.path(), "split", &[short, ("[consensus]", partition)]);

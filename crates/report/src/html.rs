@@ -142,7 +142,15 @@ pub fn page(res: &Results, figures: &[(&Chart, String)]) -> String {
     );
     h.push_str("<h2>Metrics per point</h2>\n<p>Mean ± 95 % confidence half-width over replicates (Student t). \
                 The predicted fork rate is 1 − e<sup>−Δ/T</sup> per block with Δ the measured hash-weighted receive delay.</p>\n<table><tr><th class=\"l\">point</th><th class=\"l\">parameters</th><th>n</th>");
-    for (_, head, _) in COLUMNS {
+    // Replicas left behind by a give-up (lossy runs with few attempts): shown when any are.
+    let behind = ("replicas_missing_abandoned", "behind after a give-up", 1);
+    let any_behind =
+        (s.points.iter()).any(|p| p.metrics.get(behind.0).is_some_and(|m| m.mean > 0.0));
+    let columns: Vec<_> = COLUMNS
+        .iter()
+        .chain(any_behind.then_some(&behind))
+        .collect();
+    for (_, head, _) in &columns {
         let _ = write!(h, "<th>{}</th>", e(head));
     }
     h.push_str("</tr>\n");
@@ -154,7 +162,7 @@ pub fn page(res: &Results, figures: &[(&Chart, String)]) -> String {
             e(&scenario::fmt_params(&p.params)),
             p.replicates
         );
-        for (key, _, digits) in COLUMNS {
+        for &&(key, _, digits) in &columns {
             cell(&mut h, p.metrics.get(key), p.replicates, digits);
         }
         h.push_str("</tr>\n");
