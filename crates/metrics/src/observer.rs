@@ -813,6 +813,16 @@ impl Observer {
 mod tests {
     use super::*;
 
+    /// An observer of `n` honest replicas of equal hash share, sampling every 600 s.
+    fn honest_observer(n: usize) -> Observer {
+        Observer::new(
+            vec![0; n],
+            vec!["honest".into()],
+            vec![1.0 / n as f64; n],
+            SimDuration::from_secs(600),
+        )
+    }
+
     /// Regression (scenario fuzz): a node going down, or coming back, restarted the convergence
     /// clock of every block it had, so every block of a run with one late crash "converged" at
     /// the crash (2,184 s median instead of 30 s). A block converges when the last honest online
@@ -820,12 +830,7 @@ mod tests {
     #[test]
     fn crashes_do_not_restart_converged_blocks() {
         let mut store = BlockStore::new(3);
-        let mut obs = Observer::new(
-            vec![0; 3],
-            vec!["honest".into()],
-            vec![1.0 / 3.0; 3],
-            SimDuration::from_secs(600),
-        );
+        let mut obs = honest_observer(3);
         let s = |x: u64| SimTime::ZERO + SimDuration::from_secs(x);
         let b = store.extend(BlockId::GENESIS, NodeId(0), s(0), 1);
         obs.block_created(s(0), b);
@@ -860,20 +865,13 @@ mod tests {
         );
     }
 
-    /// The steps reached at each receiver are exactly those whose threshold equals its number
-    /// (the definition, checked step by step), for audiences below, at and above the step count.
     /// A replica that gave up a block and got it later is not behind; one still without a
     /// main-chain block it gave up is, once however often it gave up; a given-up stale block
     /// does not count.
     #[test]
     fn replicas_behind_after_a_give_up_are_those_still_missing_a_main_block() {
         let mut store = BlockStore::new(4);
-        let mut obs = Observer::new(
-            vec![0; 4],
-            vec!["honest".into()],
-            vec![0.25; 4],
-            SimDuration::from_secs(600),
-        );
+        let mut obs = honest_observer(4);
         let s = |x: u64| SimTime::ZERO + SimDuration::from_secs(x);
         let b = store.extend(BlockId::GENESIS, NodeId(0), s(0), 1);
         let stale = store.extend(BlockId::GENESIS, NodeId(1), s(0), 2);
@@ -900,6 +898,8 @@ mod tests {
         assert_eq!(m.replicas_missing_abandoned, 1);
     }
 
+    /// The steps reached at each receiver are exactly those whose threshold equals its number
+    /// (the definition, checked step by step), for audiences below, at and above the step count.
     #[test]
     fn reach_steps_match_their_definition() {
         for aud in 1..=130u32 {
