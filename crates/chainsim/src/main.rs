@@ -408,10 +408,23 @@ fn warn_unfinished(s: &Summary) {
                         if k == 1 { "lacks" } else { "lack" }
                     ),
                 };
+                let queued = match r.network.upload_backlog_node {
+                    Some(node) if r.network.upload_backlog_s > 0.0 => format!(
+                        "; node {node}'s upload link was still booked {:.0} s past the end \
+                         (more was asked of it than its upload bandwidth carries, e.g. requests \
+                         timing out and asked again while the first transfers still waited: \
+                         see consensus.request_timeout)",
+                        r.network.upload_backlog_s
+                    ),
+                    _ => String::new(),
+                };
+                let state = match m.final_tips {
+                    0 | 1 => "were on one tip, but messages were still on their way".to_string(),
+                    t => format!("were still on {t} tips"),
+                };
                 format!(
-                    "the honest replicas were still on {} tips when stop.settle ran out after \
-                     mining stopped{cut}{behind}",
-                    m.final_tips
+                    "the honest replicas {state} when stop.settle ran out after mining \
+                     stopped{cut}{behind}{queued}"
                 )
             }
             Ok(StopReason::NoHashPower) => format!(

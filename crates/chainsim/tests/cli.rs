@@ -340,11 +340,16 @@ fn unsettled_runs_finish_and_warn() {
     );
     assert!(!err.contains("groups"), "loss cuts no links: {err}");
     assert!(
+        !err.contains("upload link"),
+        "nothing was sent twice: {err}"
+    );
+    assert!(
         !err.contains("gave up"),
         "nothing arrived, so nothing was fetched: {err}"
     );
     let report = |dir: &Path| std::fs::read_to_string(dir.join("out/report.html")).unwrap();
     assert!(!report(&dir).contains("behind after a give-up"));
+    assert!(!report(&dir).contains("upload backlog"));
     // Lossy, with one request per announcement wave: replicas give up, and the warning says
     // how many are still behind for that.
     let once = ("[consensus]", "loss = 0.3\n\n[consensus]\nmax_attempts = 1");
@@ -358,6 +363,28 @@ fn unsettled_runs_finish_and_warn() {
     let said = format!("{behind} of them lack a block of the main chain they gave up fetching");
     assert!(err.contains(&said), "{err}");
     assert!(report(&dir).contains("<th>behind after a give-up</th>"));
+    // A lone miner everyone fetches from, with requests asked again while the first
+    // transfers still wait: the warning names its swamped upload link.
+    let swamped = [
+        ("blocks = 200", "blocks = 20\nsettle = \"10m\""),
+        (
+            "topology = \"random-regular\"\ndegree = 8",
+            "topology = \"complete\"",
+        ),
+        ("miners = 10", "miners = 1"),
+        (
+            "block_interval = \"60s\"",
+            "block_interval = \"20s\"\nrequest_timeout = \"5s\"\nmax_attempts = 3",
+        ),
+    ];
+    let (dir, err) = run_quickstart_with(tmp.path(), "swamped", &swamped);
+    let net = &summary(&dir.join("out"))["runs"][0]["network"];
+    assert_eq!(net["upload_backlog_node"], 0, "{net}");
+    assert!(
+        err.contains("node 0's upload link was still booked"),
+        "{err}"
+    );
+    assert!(report(&dir).contains("<th>upload backlog (s)</th>"));
     // A partition that never heals: the warning says the replicas are cut apart.
     let partition = "[[network.partitions]]\ngroups = [[\"0..50\"]]\nfrom = \"0s\"\n\n[consensus]";
     let (_, err) = run_quickstart_with(tmp.path(), "split", &[short, ("[consensus]", partition)]);

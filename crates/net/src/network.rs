@@ -249,6 +249,15 @@ impl Network {
             })
     }
 
+    /// The node whose upload link stays busy longest past `now`, and until when: messages
+    /// still queued on it (none if every link is free by `now`; the first such node on ties).
+    pub fn upload_backlog(&self, now: SimTime) -> Option<(NodeId, SimTime)> {
+        let (i, &until) = (self.upload_free.iter().enumerate())
+            .rev()
+            .max_by_key(|&(_, t)| *t)?;
+        (until > now).then_some((NodeId(i as u32), until))
+    }
+
     /// The scheduled crashes (and restarts).
     pub fn crashes(&self) -> &[Crash] {
         &self.crashes

@@ -142,13 +142,16 @@ pub fn page(res: &Results, figures: &[(&Chart, String)]) -> String {
     );
     h.push_str("<h2>Metrics per point</h2>\n<p>Mean ± 95 % confidence half-width over replicates (Student t). \
                 The predicted fork rate is 1 − e<sup>−Δ/T</sup> per block with Δ the measured hash-weighted receive delay.</p>\n<table><tr><th class=\"l\">point</th><th class=\"l\">parameters</th><th>n</th>");
-    // Replicas left behind by a give-up (lossy runs with few attempts): shown when any are.
-    let behind = ("replicas_missing_abandoned", "behind after a give-up", 1);
-    let any_behind =
-        (s.points.iter()).any(|p| p.metrics.get(behind.0).is_some_and(|m| m.mean > 0.0));
-    let columns: Vec<_> = COLUMNS
-        .iter()
-        .chain(any_behind.then_some(&behind))
+    // Shown when any point has some: replicas left behind by a give-up (lossy runs with few
+    // attempts), and upload links still booked past the end (a swamped sender).
+    let optional = [
+        ("replicas_missing_abandoned", "behind after a give-up", 1),
+        ("upload_backlog_s", "upload backlog (s)", 0),
+    ];
+    let columns: Vec<_> = (COLUMNS.iter())
+        .chain(optional.iter().filter(|(key, _, _)| {
+            (s.points.iter()).any(|p| p.metrics.get(*key).is_some_and(|m| m.mean > 0.0))
+        }))
         .collect();
     for (_, head, _) in &columns {
         let _ = write!(h, "<th>{}</th>", e(head));

@@ -161,6 +161,7 @@ pub fn point_metrics(r: &RunRecord) -> Vec<(&'static str, f64)> {
             f64::from(m.replicas_missing_abandoned),
         ),
         ("invalid_bytes_received", m.invalid_bytes_received as f64),
+        ("upload_backlog_s", r.network.upload_backlog_s),
         (
             "recovery_after_attack_s",
             m.recovery

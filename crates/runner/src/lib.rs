@@ -61,6 +61,15 @@ pub struct NetSummary {
     pub topology_edges: u64,
     pub topology_mean_degree: f64,
     pub topology_components: u64,
+    /// How long past the end of the run the busiest upload link was still booked (0: every
+    /// link was free). Messages queued there had not left: more was asked of that sender than
+    /// its upload bandwidth carries (say, a lone miner every peer fetches from, with requests
+    /// timing out and asked again while the first transfers still wait).
+    #[serde(default)]
+    pub upload_backlog_s: f64,
+    /// The node of that link.
+    #[serde(default)]
+    pub upload_backlog_node: Option<u32>,
 }
 
 /// Everything one run produced (deterministic: no wall time here).
@@ -337,6 +346,7 @@ pub fn run_with_progress(
     metrics.attacks = attack::reports(cfg, &metrics, &world.nodes, driver.observer.samples());
     metrics.invalid_bytes_received = metrics.rejected_blocks * u64::from(cfg.chain.block_size);
     metrics.final_honest_groups = honest_groups(&world, &honest);
+    let backlog = world.net.upload_backlog(now);
     let s = &world.net.stats;
     let mut by_kind = BTreeMap::new();
     for k in MsgKind::ALL {
@@ -359,6 +369,8 @@ pub fn run_with_progress(
         topology_edges: world.net.topo.edge_count() as u64,
         topology_mean_degree: world.net.topo.mean_degree(),
         topology_components: world.net.topo.components() as u64,
+        upload_backlog_s: backlog.map_or(0.0, |(_, until)| (until - now).as_secs_f64()),
+        upload_backlog_node: backlog.map(|(n, _)| n.0),
     };
     Ok(RunOutput {
         trace_hash: world.kernel.trace_hash(),

@@ -97,6 +97,40 @@ fn given_up_fetches_are_counted_and_explain_who_stays_behind() {
     );
 }
 
+/// A lone miner that every peer fetches from, on an upload link too slow for that (39 × 1 MB
+/// at 10 Mbit/s is 31 s of sending per 20 s block): with requests timing out after 5 s and
+/// asked again while the first transfers still wait, its queue outgrows the run (60 blocks and
+/// the default settle time): the replicas are still behind when the run ends unsettled, and it
+/// names that link. With a timeout longer than the queue the backlog drains
+/// and the run ends done, its links free.
+#[test]
+fn a_swamped_upload_link_is_named_when_it_keeps_replicas_apart() {
+    let mut cfg = base(40, 60);
+    cfg.latency = Latency::constant(SimDuration::from_millis(100));
+    cfg.upload_bps = Some(10_000_000);
+    cfg.download_bps = Some(20_000_000);
+    cfg.hash_power = HashPower::equal(1);
+    cfg.block_interval = SimDuration::from_secs(20);
+    cfg.sample_interval = SimDuration::from_secs(20);
+    cfg.chain.relay = Relay::InvGetData;
+    cfg.chain.block_size = 1_000_000;
+    cfg.chain.max_attempts = 3;
+    cfg.chain.request_timeout = SimDuration::from_secs(5);
+    let out = run_one(&cfg, 5).unwrap();
+    assert_eq!(out.stop_reason, des::StopReason::Unsettled);
+    assert!(out.metrics.final_tips > 1);
+    assert_eq!(out.net.upload_backlog_node, Some(0));
+    assert!(out.net.upload_backlog_s > 0.0);
+    cfg.chain.request_timeout = SimDuration::from_secs(3_600);
+    let out = run_one(&cfg, 5).unwrap();
+    assert_eq!(out.stop_reason, des::StopReason::Done);
+    assert_eq!(out.metrics.final_tips, 1);
+    assert_eq!(
+        (out.net.upload_backlog_node, out.net.upload_backlog_s),
+        (None, 0.0)
+    );
+}
+
 /// Compact block relay on a bandwidth-limited network (1 MB blocks at 20 Mbit/s): every block
 /// reaches every node, also under 5 % loss; the share of compact blocks that need a
 /// getblocktxn round is the failure probability (within 4 binomial standard errors); pairs
