@@ -13,9 +13,10 @@ hash power distribution, up to two [[byzantine]] tables). It checks:
     continuous latencies; push relay has no announcements and is skipped);
   - every fifth case: `chainsim reproduce` re-runs it and finds the same trace hash.
 Runs ending `unsettled` with the honest replicas still connected are listed and kept (those
-whose replicas were cut apart — crashes, a partition, bans, an eclipse — and those with
-replicas behind for a fetch they gave up are only counted): on a sparse graph a lost
-announcement is not retransmitted, but each deserves a look. Cases run in a temporary folder; failed and unsettled ones are kept there.
+whose replicas were cut apart — crashes, a partition, bans, an eclipse —, those with
+replicas behind for a fetch they gave up, and those with an upload link still booked past the
+end — a sender asked for more than its bandwidth carries — are only counted): on a sparse
+graph a lost announcement is not retransmitted, but each deserves a look. Cases run in a temporary folder; failed and unsettled ones are kept there.
 The seed of case i is i: rerun one with `python3 scripts/fuzz.py i 1`.
 """
 import json
@@ -173,6 +174,8 @@ def check(i: int, work: Path):
         reason = "unsettled, cut apart"
     elif reason == "unsettled" and m.get("replicas_missing_abandoned", 0) > 0:
         reason = "unsettled, gave up"
+    elif reason == "unsettled" and a["network"].get("upload_backlog_s", 0) > 0:
+        reason = "unsettled, swamped upload"
     return problems, reason
 
 
