@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Speed measurements (never assertions): the kernel benchmark and the reference networks.
+# Speed measurements (never assertions): the kernel benchmark and the reference networks, with
+# the standard release build and (if llvm-tools is installed) a profile-guided one.
 # The summary table's "wall s" column is the simulation alone; /usr/bin/time adds setup and writing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,3 +21,12 @@ for v in full event; do
   echo "== bitcoin-2019, $v (1 job)"
   /usr/bin/time -f "wall %e s, peak RSS %M kB" ./target/release/chainsim run "$out/$v.toml" --out "$out/$v" --jobs 1
 done
+# The same two networks with a profile-guided build (scripts/pgo.sh; needs llvm-tools).
+if bash scripts/pgo.sh; then
+  for s in bitcoin-2019 scale-10k; do
+    echo "== $s, PGO build (1 job)"
+    /usr/bin/time -f "wall %e s, peak RSS %M kB" target/pgo/release/chainsim run "scenarios/$s.toml" --out "$out/pgo-$s" --jobs 1
+  done
+else
+  echo "== PGO build skipped (see above)"
+fi
