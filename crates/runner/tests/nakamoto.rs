@@ -1,7 +1,7 @@
 //! Nakamoto replicas validated against theory and under faults. Tolerances come from the sample
 //! size (binomial standard errors), never tuned to pass.
 
-use chain::{ChainNode, ChainNote, ChainParams, ForkChoice, InvDelivery, Relay};
+use chain::{ChainMsg, ChainNode, ChainNote, ChainParams, ForkChoice, InvDelivery, MsgKind, Relay};
 use des::{NodeId, SimDuration, SimTime};
 use net::{Driver, Latency, TopologyKind, World};
 use runner::{run_one, HashPower, PartitionCfg, RunConfig};
@@ -503,6 +503,51 @@ fn long_runs_keep_a_bounded_time_series() {
     let last = out.samples[n - 1].t_s - out.samples[n - 2].t_s;
     assert!(last <= step + 1e-6, "the final sample is the run's end");
     assert!(out.sim_time_s / step < 2.0 * runner::MAX_SAMPLES as f64);
+}
+
+/// GHOST follows the heaviest subtree, longest chain the longest chain: a replica that holds
+/// A1 ← A2 ← A3 and B1 with three children B2, B2', B2'' (all on genesis's two sides) ends on
+/// A3 under the longest chain (height 3 against 2), and under GHOST on B2 (B1's subtree holds 4
+/// blocks against A1's 3; among B1's equally heavy children the earliest made), whatever the
+/// order the blocks arrive in.
+#[test]
+fn ghost_takes_the_heaviest_subtree_where_the_longest_chain_differs() {
+    for fork_choice in [ForkChoice::LongestChain, ForkChoice::Ghost] {
+        for a_first in [true, false] {
+            let mut cfg = base(2, 1);
+            cfg.chain.fork_choice = fork_choice;
+            let (mut world, _, _) = runner::build(&cfg, 1).unwrap();
+            let store = &mut world.shared.store;
+            let mut make = |parent: chain::BlockId| {
+                let height = store.height(parent) + 1;
+                let nonce = store.len() as u64;
+                store.create(parent, height, NodeId(1), SimTime::ZERO, nonce)
+            };
+            let g = chain::BlockId::GENESIS;
+            let a1 = make(g);
+            let a2 = make(a1);
+            let a3 = make(a2);
+            let b1 = make(g);
+            let b2 = [make(b1), make(b1), make(b1)];
+            let (a, b) = (vec![a1, a2, a3], [vec![b1], b2.to_vec()].concat());
+            let order = if a_first { [a, b] } else { [b, a] }.concat();
+            for blk in order {
+                let msg = ChainMsg::new(MsgKind::Block, blk, &world.shared.params);
+                world.invoke(NodeId(0), |n, ctx| {
+                    des::Node::on_message(n, ctx, NodeId(1), msg)
+                });
+            }
+            let want = match fork_choice {
+                ForkChoice::LongestChain => a3,
+                ForkChoice::Ghost => b2[0],
+            };
+            assert_eq!(
+                world.nodes[0].tip(),
+                want,
+                "{fork_choice}, a first: {a_first}"
+            );
+        }
+    }
 }
 
 #[test]
