@@ -411,9 +411,10 @@ fn warn_unfinished(s: &Summary) {
                 let queued = match r.network.upload_backlog_node {
                     Some(node) if r.network.upload_backlog_s > 0.0 => format!(
                         "; node {node}'s upload link was still booked {:.0} s past the end \
-                         (more was asked of it than its upload bandwidth carries, e.g. requests \
-                         timing out and asked again while the first transfers still waited: \
-                         see consensus.request_timeout)",
+                         (more was asked of it than its upload bandwidth carries: blocks too \
+                         large for it, or requests timing out and asked again while the first \
+                         transfers still waited; see network.upload, consensus.block_size and \
+                         consensus.request_timeout)",
                         r.network.upload_backlog_s
                     ),
                     _ => String::new(),
