@@ -162,6 +162,30 @@ fn load(path: Option<&Path>) -> Result<Plan> {
     scenario::parse(&name, &text).map_err(|e| BadInput(e.to_string()).into())
 }
 
+/// The cautions of every point (see `RunConfig::cautions`), each once, naming the points it
+/// applies to when there are several.
+fn cautions(plan: &Plan) -> Vec<String> {
+    let mut seen: Vec<(String, Vec<usize>)> = vec![];
+    for p in &plan.points {
+        for c in p.config.cautions() {
+            match seen.iter_mut().find(|(s, _)| *s == c) {
+                Some((_, points)) => points.push(p.index),
+                None => seen.push((c, vec![p.index])),
+            }
+        }
+    }
+    let many = plan.points.len() > 1;
+    (seen.into_iter())
+        .map(|(c, points)| match many {
+            false => c,
+            true => {
+                let ids: Vec<String> = points.iter().map(|i| format!("p{i:03}")).collect();
+                format!("{}: {c}", ids.join(", "))
+            }
+        })
+        .collect()
+}
+
 fn print_plan(plan: &Plan) {
     println!(
         "scenario {} (sha256 {}), seed {}",
@@ -206,6 +230,9 @@ fn print_plan(plan: &Plan) {
             b.hash_share
                 .map_or("from consensus.hash_power".to_string(), |h| h.to_string()),
         );
+    }
+    for c in cautions(plan) {
+        println!("  caution: {c}");
     }
     println!(
         "{} point(s) × {} replicate(s) = {} run(s)",
@@ -315,6 +342,9 @@ fn cmd_run(plan: &Plan, dir: &Path, jobs: Option<usize>, quiet: bool) -> Result<
             ))
             .into());
         }
+    }
+    for c in cautions(plan) {
+        eprintln!("warning: {c}");
     }
     write_atomic(&layout.scenario(), plan.text.as_bytes())?;
     let meta = Meta {

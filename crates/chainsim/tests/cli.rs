@@ -300,6 +300,34 @@ fn check_prints_the_plan() {
     );
 }
 
+/// A request timeout shorter than one block's transfer (1 MB at 20 Mbit/s: 0.4 s) is valid
+/// but defeats itself: `check` lists it as a caution and `run` warns before it runs.
+#[test]
+fn self_defeating_settings_are_cautioned_by_check_and_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let edits = [
+        ("blocks = 200", "blocks = 5"),
+        (
+            "relay = \"inv-getdata\"",
+            "relay = \"inv-getdata\"\nrequest_timeout = \"100ms\"",
+        ),
+    ];
+    let (dir, err) = run_quickstart_with(tmp.path(), "hasty", &edits);
+    let said = "consensus.request_timeout (100ms) is shorter than one block's transfer";
+    assert!(err.contains(&format!("warning: {said}")), "{err}");
+    let check = chainsim()
+        .arg("check")
+        .arg(dir.join("hasty.toml"))
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&check.stdout);
+    assert!(out.contains(&format!("  caution: {said}")), "{out}");
+    assert!(out.contains("take 400ms"), "{out}");
+    // The quickstart as shipped has nothing to caution about.
+    let (_, err) = run_quickstart_with(tmp.path(), "plain", &[("blocks = 200", "blocks = 5")]);
+    assert!(!err.contains("warning"), "{err}");
+}
+
 /// Runs one replicate of the quickstart with `edits` (replacements) in its own folder under
 /// `tmp`, which must exit 0; its folder and stderr.
 fn run_quickstart_with(

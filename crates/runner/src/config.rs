@@ -203,6 +203,41 @@ impl RunConfig {
         })
     }
 
+    /// Settings that are valid but defeat themselves, each said in a sentence naming its keys:
+    /// a request timeout shorter than one block's transfer over the slowest link (with a relay
+    /// that requests blocks, every request over it times out while its block is still on the
+    /// way, and is asked again, which adds to the sender's queue).
+    pub fn cautions(&self) -> Vec<String> {
+        let slowest = |f: fn(&RegionCfg) -> Option<u64>, default: Option<u64>| {
+            if self.regions.is_empty() {
+                default
+            } else {
+                self.regions.iter().filter_map(|r| f(r).or(default)).min()
+            }
+        };
+        let up = slowest(|r| r.upload_bps, self.upload_bps);
+        let down = slowest(|r| r.download_bps, self.download_bps);
+        let rate = (up.is_some() || down.is_some())
+            .then(|| net::Bandwidth::bottleneck(up.unwrap_or(u64::MAX), down.unwrap_or(u64::MAX)));
+        let mut out = vec![];
+        let requests = self.chain.relay != chain::Relay::Push;
+        if let Some(bps) = rate.filter(|_| requests) {
+            let transfer = net::Bandwidth::duration(self.chain.block_size, bps)
+                .saturating_add(self.link_costs.transfer_overhead);
+            if transfer > self.chain.request_timeout {
+                out.push(format!(
+                    "consensus.request_timeout ({}) is shorter than one block's transfer over \
+                     the slowest link: {} bytes (consensus.block_size) at {bps} bit/s (network \
+                     upload and download) take {transfer}; requests over it time out while the \
+                     block is still on its way and are asked again, adding to the sender's \
+                     upload queue",
+                    self.chain.request_timeout, self.chain.block_size
+                ));
+            }
+        }
+        out
+    }
+
     /// A small, fast default: 100 nodes, 8-regular, 100 ms ± exponential latency, 10 miners,
     /// 60 s blocks, 200 blocks.
     pub fn quickstart() -> Self {
@@ -238,5 +273,50 @@ impl RunConfig {
             max_time: SimDuration::DAY.saturating_mul(365),
             sample_interval: SimDuration::from_secs(5),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The caution comes exactly when one block's transfer over the slowest link (a region's,
+    /// else the default rates) outlasts the request timeout, and not under push relay, which
+    /// requests nothing.
+    #[test]
+    fn a_request_timeout_shorter_than_a_block_transfer_is_cautioned() {
+        let mut cfg = RunConfig::quickstart();
+        // 1 MB at 20 Mbit/s: 0.4 s.
+        cfg.chain.request_timeout = SimDuration::from_millis(401);
+        assert!(cfg.cautions().is_empty());
+        cfg.chain.request_timeout = SimDuration::from_millis(399);
+        let c = cfg.cautions();
+        assert_eq!(c.len(), 1);
+        assert!(
+            c[0].contains("consensus.request_timeout (399ms)"),
+            "{}",
+            c[0]
+        );
+        assert!(c[0].contains("take 400ms"), "{}", c[0]);
+        cfg.chain.relay = chain::Relay::Push;
+        assert!(cfg.cautions().is_empty());
+        // A slow region sets the pace; a region without rates takes the defaults.
+        cfg.chain.relay = chain::Relay::InvGetData;
+        cfg.chain.request_timeout = SimDuration::from_secs(1);
+        let region = |up| RegionCfg {
+            name: "r".into(),
+            share: 0.5,
+            upload_bps: up,
+            download_bps: None,
+        };
+        cfg.regions = vec![region(None), region(Some(4_000_000))];
+        assert_eq!(cfg.cautions().len(), 1, "1 MB at 4 Mbit/s takes 2 s");
+        cfg.regions = vec![region(None), region(Some(40_000_000))];
+        assert!(cfg.cautions().is_empty(), "the default 20 Mbit/s: 0.4 s");
+        // Without a bandwidth model nothing takes time to send.
+        cfg.regions.clear();
+        (cfg.upload_bps, cfg.download_bps) = (None, None);
+        cfg.chain.request_timeout = SimDuration::from_nanos(1);
+        assert!(cfg.cautions().is_empty());
     }
 }
