@@ -450,7 +450,9 @@ fn warn_unfinished(s: &Summary) {
                     _ => String::new(),
                 };
                 let state = match m.final_tips {
-                    0 | 1 => "were on one tip, but messages were still on their way".to_string(),
+                    0 | 1 => "were on one tip, but the network was not yet quiet (messages \
+                              on their way, or requests awaiting their timeout)"
+                        .to_string(),
                     t => format!("were still on {t} tips"),
                 };
                 format!(

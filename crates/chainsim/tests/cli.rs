@@ -413,6 +413,17 @@ fn unsettled_runs_finish_and_warn() {
         "{err}"
     );
     assert!(report(&dir).contains("<th>upload backlog (s)</th>"));
+    assert!(err.contains("the honest replicas were still on "), "{err}");
+    // Fewer blocks: every replica has them all by the end, but transfers asked again still
+    // wait on the miner's link, so the network is not quiet.
+    let mut fewer = swamped;
+    fewer[0] = ("blocks = 200", "blocks = 10\nsettle = \"10m\"");
+    let (_, err) = run_quickstart_with(tmp.path(), "swamped-few", &fewer);
+    assert!(
+        err.contains("the honest replicas were on one tip, but the network was not yet quiet")
+            && err.contains("node 0's upload link was still booked"),
+        "{err}"
+    );
     // A partition that never heals: the warning says the replicas are cut apart.
     let partition = "[[network.partitions]]\ngroups = [[\"0..50\"]]\nfrom = \"0s\"\n\n[consensus]";
     let (_, err) = run_quickstart_with(tmp.path(), "split", &[short, ("[consensus]", partition)]);
