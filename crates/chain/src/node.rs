@@ -515,6 +515,12 @@ impl ChainNode {
     }
 
     /// How `b` is announced under the relay protocol: an inv, or the block itself.
+    /// Whether this replica passes `b` on: always, unless its role (while active) keeps
+    /// some blocks to itself.
+    fn relays(&self, store: &BlockStore, b: BlockId) -> bool {
+        !self.active || self.role.relays(store.get(b).miner)
+    }
+
     pub(crate) fn announcement(&self, ctx: &Ctx<'_, Self>, b: BlockId) -> ChainMsg {
         let kind = match ctx.shared.params.relay {
             Relay::InvGetData | Relay::Compact => MsgKind::Inv,
@@ -794,7 +800,7 @@ impl ChainNode {
                     ctx.note(ChainNote::Accepted(x));
                     // Peers that announced x have it: announce to everyone else (as Bitcoin's
                     // known-inventory filter does). A role may keep some blocks to itself.
-                    if !self.active || self.role.relays(ctx.shared.store.get(x).miner) {
+                    if self.relays(&ctx.shared.store, x) {
                         let msg = self.announcement(ctx, x);
                         let had = self
                             .announcers
@@ -1062,6 +1068,22 @@ impl Node for ChainNode {
     fn on_reconnect(&mut self, ctx: &mut Ctx<'_, Self>, peer: NodeId) {
         let msg = self.announcement(ctx, self.tip);
         ctx.send(peer, msg);
+        if ctx.shared.params.fork_choice == ForkChoice::Ghost {
+            // GHOST weighs the blocks off the main chain too: a peer that never heard of them
+            // (it was cut off while they spread) counts this side lighter, and each side can
+            // go on preferring its own subtree for good. Every other leaf of the replica's
+            // tree is announced as well, so the two learn each other's whole trees.
+            let store = &ctx.shared.store;
+            let leaf = |b: BlockId| store.children(b).iter().all(|&c| !self.knows(c));
+            let leaves: Vec<BlockId> = (0..store.len() as u32)
+                .map(BlockId)
+                .filter(|&b| b != self.tip && self.knows(b) && leaf(b) && self.relays(store, b))
+                .collect();
+            for b in leaves {
+                let msg = self.announcement(ctx, b);
+                ctx.send(peer, msg);
+            }
+        }
     }
 }
 

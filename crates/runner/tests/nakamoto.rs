@@ -234,6 +234,37 @@ fn partition_then_heal_converges_on_heavier_side() {
     panic!("every seed tied");
 }
 
+/// Regression (fuzz case 14110): under GHOST, two halves that forked apart for two hours
+/// learned only each other's tips at the heal, not the blocks off them; each half counted its
+/// own subtree heavier (it alone knew its own stale blocks), so each went on mining on its own
+/// side and the split outlived the settle window. A reconnecting replica now announces every
+/// leaf of its tree: they converge within the window.
+#[test]
+fn ghost_halves_learn_each_others_forks_at_a_heal_and_converge() {
+    let n = 20;
+    for seed in 1..7 {
+        let mut cfg = base(n, 10_000);
+        cfg.chain.fork_choice = ForkChoice::Ghost;
+        cfg.chain.relay = Relay::InvGetData;
+        // 2 s links and 10 s blocks: plenty of stale blocks on each side.
+        cfg.latency = Latency::constant(SimDuration::from_secs(2));
+        cfg.block_interval = SimDuration::from_secs(10);
+        cfg.sample_interval = SimDuration::from_secs(10);
+        let heal = SimDuration::from_secs(7200);
+        cfg.partitions = vec![PartitionCfg {
+            groups: vec![(0..n / 2).collect()],
+            from: SimDuration::ZERO,
+            until: Some(heal),
+        }];
+        cfg.stop_time = Some(heal);
+        cfg.settle = Some(SimDuration::from_secs(600));
+        let out = run_one(&cfg, seed).unwrap();
+        assert!(out.metrics.stale_blocks > 20, "seed {seed}: too few forks");
+        assert_eq!(out.stop_reason, des::StopReason::Done, "seed {seed}");
+        assert_eq!(out.metrics.final_tips, 1, "seed {seed}");
+    }
+}
+
 /// Regression: with every message lost the replicas can never agree, and the run used to mine
 /// tie-break blocks until its ten-year time limit (hours of wall time). It now ends unsettled
 /// one settle window after mining stops, with its metrics.
