@@ -15,6 +15,44 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+/// `println!` that cannot panic: when its reader has gone (`chainsim check X | head`) the rest
+/// of the output is dropped and the command still finishes its work and exit code (Rust ignores
+/// SIGPIPE, so `println!` would panic there). Any other failure to write ends it with exit 1.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            output_failed(e)
+        }
+    }};
+}
+
+/// `print!` with [`outln!`]'s handling of failures.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut o = std::io::stdout().lock();
+        if let Err(e) = write!(o, $($arg)*).and_then(|()| o.flush()) {
+            output_failed(e)
+        }
+    }};
+}
+
+/// `eprintln!` that cannot panic: with nowhere left to report to, a message is dropped.
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
+fn output_failed(e: std::io::Error) {
+    if e.kind() != std::io::ErrorKind::BrokenPipe {
+        errln!("error: writing to stdout: {e}");
+        std::process::exit(1);
+    }
+}
+
 /// chainsim: a deterministic simulator of blockchain replicas converging on one chain.
 #[derive(Parser)]
 #[command(name = "chainsim", version, about, long_about = None)]
@@ -86,10 +124,10 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             if let Some(b) = e.downcast_ref::<BadInput>() {
-                eprintln!("{b}");
+                errln!("{b}");
                 ExitCode::from(2)
             } else {
-                eprintln!("error: {e:#}");
+                errln!("error: {e:#}");
                 ExitCode::from(1)
             }
         }
@@ -122,7 +160,7 @@ fn run() -> Result<ExitCode> {
         Command::Validate { out, jobs, quiet } => cmd_validate(&out, jobs, quiet),
         Command::Plot { dir } => {
             let files = plot(&dir)?;
-            println!(
+            outln!(
                 "wrote {} files: {}",
                 files.len(),
                 dir.join("report.html").display()
@@ -187,14 +225,14 @@ fn cautions(plan: &Plan) -> Vec<String> {
 }
 
 fn print_plan(plan: &Plan) {
-    println!(
+    outln!(
         "scenario {} (sha256 {}), seed {}",
         plan.name,
         &plan.sha256[..16],
         plan.seed
     );
     if !plan.description.is_empty() {
-        println!("  {}", plan.description);
+        outln!("  {}", plan.description);
     }
     let c = &plan.points[0].config;
     let mining = match (c.stop_blocks, c.stop_time) {
@@ -203,7 +241,7 @@ fn print_plan(plan: &Plan) {
         (None, Some(t)) => format!("mine until {t}"),
         (None, None) => "mine".to_string(),
     };
-    println!(
+    outln!(
         "  stop: {mining}, then wait up to {} (stop.settle) for the replicas to agree; limits {} events, {}{}",
         c.settle(),
         c.max_events,
@@ -223,7 +261,7 @@ fn print_plan(plan: &Plan) {
             None if b.from.is_zero() => "the whole run".to_string(),
             None => format!("from {}", b.from),
         };
-        println!(
+        outln!(
             "  byzantine[{i}]: {} on {} node(s), hash share {}, {window}",
             b.strategy,
             b.nodes.len(),
@@ -232,9 +270,9 @@ fn print_plan(plan: &Plan) {
         );
     }
     for c in cautions(plan) {
-        println!("  caution: {c}");
+        outln!("  caution: {c}");
     }
-    println!(
+    outln!(
         "{} point(s) × {} replicate(s) = {} run(s)",
         plan.points.len(),
         plan.replicates,
@@ -242,7 +280,7 @@ fn print_plan(plan: &Plan) {
     );
     for r in &plan.runs {
         let p = &plan.points[r.point];
-        println!(
+        outln!(
             "  {}  seed {:>20}  {}",
             r.id,
             r.seed,
@@ -344,7 +382,7 @@ fn cmd_run(plan: &Plan, dir: &Path, jobs: Option<usize>, quiet: bool) -> Result<
         }
     }
     for c in cautions(plan) {
-        eprintln!("warning: {c}");
+        errln!("warning: {c}");
     }
     write_atomic(&layout.scenario(), plan.text.as_bytes())?;
     let meta = Meta {
@@ -393,9 +431,7 @@ fn cmd_run(plan: &Plan, dir: &Path, jobs: Option<usize>, quiet: bool) -> Result<
         }
     }
     if missing > 0 {
-        eprintln!(
-            "interrupted: {missing} run(s) not done; run the same command again to finish them"
-        );
+        errln!("interrupted: {missing} run(s) not done; run the same command again to finish them");
         return Ok(ExitCode::from(130));
     }
     let summary = summarise(plan, records);
@@ -404,7 +440,7 @@ fn cmd_run(plan: &Plan, dir: &Path, jobs: Option<usize>, quiet: bool) -> Result<
     warn_unfinished(&summary);
     if !quiet {
         print_summary(&summary);
-        println!(
+        outln!(
             "results: {}  (report: {})",
             dir.display(),
             layout.report().display()
@@ -469,16 +505,17 @@ fn warn_unfinished(s: &Summary) {
             Ok(StopReason::Drained) => "nothing was left to simulate".to_string(),
             Err(_) => format!("it ended with {}", r.stop_reason),
         };
-        eprintln!(
+        errln!(
             "warning: run {} ended {}: {why}; its metrics describe that unfinished state",
-            r.id, r.stop_reason
+            r.id,
+            r.stop_reason
         );
     }
 }
 
 fn print_summary(s: &Summary) {
-    println!("{} — {} run(s)", s.scenario, s.runs.len());
-    println!(
+    outln!("{} — {} run(s)", s.scenario, s.runs.len());
+    outln!(
         "{:<12} {:>7} {:>6} {:>6} {:>9} {:>9} {:>9} {:>7} {:>6} {:>8} {:>8}  trace",
         "run",
         "mined",
@@ -494,7 +531,7 @@ fn print_summary(s: &Summary) {
     );
     for r in &s.runs {
         let m = &r.metrics.chain;
-        println!(
+        outln!(
             "{:<12} {:>7} {:>6} {:>6} {:>8.3}% {:>8.2}s {:>8.2}s {:>7} {:>6} {:>8.3} {:>8.2}  {}",
             r.id,
             m.blocks_mined,
@@ -511,7 +548,7 @@ fn print_summary(s: &Summary) {
         );
     }
     if s.points.len() > 1 || s.replicates > 1 {
-        println!("per point (mean ± 95 % CI over replicates):");
+        outln!("per point (mean ± 95 % CI over replicates):");
         for p in &s.points {
             let f = &p.metrics["fork_rate"];
             let c = &p.metrics["convergence_time_mean_s"];
@@ -521,7 +558,7 @@ fn print_summary(s: &Summary) {
                 }
                 _ => String::new(),
             };
-            println!(
+            outln!(
                 "  p{:03} {:<40} fork rate {:.4} ± {:.4}   convergence {:.2} ± {:.2} s{attack}",
                 p.point,
                 scenario::fmt_params(&p.params),
@@ -566,7 +603,6 @@ fn cmd_validate(out: &Path, jobs: Option<usize>, quiet: bool) -> Result<ExitCode
     let thresholds = runner::validate::thresholds(&rows);
     rows.extend(thresholds);
     let table = report::validation::table(&rows);
-    print!("{table}");
     write_atomic(&out.join("validation.md"), table.as_bytes())?;
     write_atomic(
         &out.join("validation.json"),
@@ -583,8 +619,10 @@ fn cmd_validate(out: &Path, jobs: Option<usize>, quiet: bool) -> Result<ExitCode
         )?;
         write_atomic(&base.with_extension("png"), &report::plot::png(&chart)?)?;
     }
+    // Printed once everything is on disk: a reader that stops early loses nothing.
+    out!("{table}");
     let failed = rows.iter().filter(|r| !r.pass).count();
-    println!(
+    outln!(
         "{} checks, {} failed, {} runs in {:.1} s; table and figures in {}",
         rows.len(),
         failed,
@@ -640,14 +678,16 @@ fn cmd_reproduce(dir: &Path, only: Option<&str>, jobs: Option<usize>) -> Result<
     for (rec, hash) in recorded.iter().zip(fresh) {
         let hash = hash?;
         if hash != rec.trace_hash {
-            println!(
+            outln!(
                 "MISMATCH {}: recorded {} re-run {}",
-                rec.id, rec.trace_hash, hash
+                rec.id,
+                rec.trace_hash,
+                hash
             );
             return Ok(ExitCode::from(1));
         }
-        println!("ok {}  {}", rec.id, hash);
+        outln!("ok {}  {}", rec.id, hash);
     }
-    println!("{} run(s) reproduced bit for bit", recorded.len());
+    outln!("{} run(s) reproduced bit for bit", recorded.len());
     Ok(ExitCode::SUCCESS)
 }

@@ -273,6 +273,36 @@ fn bad_input_exits_2_naming_file_line_and_key() {
     chainsim().args(["frobnicate"]).assert().code(2);
 }
 
+/// Regression: a reader that stops early (`chainsim check X | head -1`) made the next print
+/// panic (exit 101): Rust ignores SIGPIPE. The rest of the output is now dropped and the
+/// command ends as it would have. The plan (3,000 runs, 125 kB) outgrows the pipe's buffer, so
+/// the process is still writing when the reader goes.
+#[test]
+fn a_reader_that_stops_early_is_no_panic() {
+    use std::io::BufRead;
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("many.toml");
+    let text = scenario::QUICKSTART.replacen("replicates = 3", "replicates = 3000", 1);
+    std::fs::write(&f, text).unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("chainsim");
+    let mut child = std::process::Command::new(bin)
+        .arg("check")
+        .arg(&f)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    stdout.read_line(&mut first).unwrap();
+    assert!(first.starts_with("scenario quickstart"), "{first}");
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
 #[test]
 fn check_prints_the_plan() {
     let dir = concat!(
