@@ -303,6 +303,25 @@ fn a_reader_that_stops_early_is_no_panic() {
     assert!(!err.contains("panicked"), "{err}");
 }
 
+/// An output folder that cannot be made is a run failure (exit 1) whose message names the path
+/// and the cause, each once (the cause used to be printed twice: in the message and as its
+/// source).
+#[test]
+fn an_output_folder_that_cannot_be_made_names_path_and_cause_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("taken");
+    std::fs::write(&file, "").unwrap();
+    let out = chainsim()
+        .args(["run", "--quiet", "--out"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let err = exited(&out, 1, "run into a file");
+    let path = file.display().to_string();
+    assert_eq!(err.matches(&path).count(), 1, "{err}");
+    assert_eq!(err.matches("os error").count(), 1, "{err}");
+}
+
 #[test]
 fn check_prints_the_plan() {
     let dir = concat!(

@@ -22,7 +22,8 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
-    #[error("{}: {source}", path.display())]
+    // The cause is the source: `{:#}` (anyhow's chain) prints "path: cause" once.
+    #[error("{}", path.display())]
     Io {
         path: PathBuf,
         #[source]
