@@ -76,6 +76,20 @@ impl V {
     }
 }
 
+/// A value as an error shows it: one the file did not give is named as the default (the
+/// message then ends with [`set_it`]).
+fn shown(v: i64, given: bool) -> String {
+    if given {
+        v.to_string()
+    } else {
+        format!("the default {v}")
+    }
+}
+
+fn set_it(given: bool) -> &'static str {
+    if given { "" } else { "; set it" }
+}
+
 fn node_ids(v: &mut V, key: &str, refs: &[NodeRef], nodes: u32) -> Vec<u32> {
     let mut out = vec![];
     for r in refs {
@@ -242,12 +256,20 @@ fn byzantine(v: &mut V, f: &ScenarioFile, nodes: u32) -> Vec<ByzantineCfg> {
                 v.err(k("targets"), "a node cannot eclipse itself");
             }
         }
-        b.peers = v.count(
-            &k("peers"),
-            t.peers.unwrap_or(8),
-            1,
-            i64::from(nodes.max(2) - 1),
-        );
+        // Only Sybils take peer slots: other strategies neither set nor use it.
+        let peers = t.peers.unwrap_or(8);
+        let most = i64::from(nodes.max(2) - 1);
+        if strategy == StrategyKind::Sybil && !(1..=most).contains(&peers) {
+            v.err(
+                k("peers"),
+                format!(
+                    "{} is out of range: must be in 1..={most}{}",
+                    shown(peers, t.peers.is_some()),
+                    set_it(t.peers.is_some())
+                ),
+            );
+        }
+        b.peers = peers.clamp(1, most) as u32;
         b.from = t.from.map(|d| d.0).unwrap_or(SimDuration::ZERO);
         b.until = t.until.map(|d| d.0);
         if let Some(u) = b.until
@@ -294,7 +316,11 @@ pub fn validate(f: &ScenarioFile) -> Result<RunConfig, Vec<Issue>> {
             if d < 1 || d >= i64::from(nodes) {
                 v.err(
                     "network.degree",
-                    format!("{d} must be at least 1 and less than network.nodes ({nodes})"),
+                    format!(
+                        "{} must be at least 1 and less than network.nodes ({nodes}){}",
+                        shown(d, n.degree.is_some()),
+                        set_it(n.degree.is_some())
+                    ),
                 );
             } else if (d * i64::from(nodes)) % 2 == 1 {
                 v.err(
@@ -326,7 +352,11 @@ pub fn validate(f: &ScenarioFile) -> Result<RunConfig, Vec<Issue>> {
             if k < 2 || k % 2 == 1 || k >= i64::from(nodes) {
                 v.err(
                     "network.k",
-                    format!("{k} must be even, at least 2, and less than network.nodes ({nodes})"),
+                    format!(
+                        "{} must be even, at least 2, and less than network.nodes ({nodes}){}",
+                        shown(k, n.k.is_some()),
+                        set_it(n.k.is_some())
+                    ),
                 );
             }
             let beta = n.beta.unwrap_or(0.1);
@@ -341,7 +371,11 @@ pub fn validate(f: &ScenarioFile) -> Result<RunConfig, Vec<Issue>> {
             if m < 1 || m >= i64::from(nodes) {
                 v.err(
                     "network.m",
-                    format!("{m} must be at least 1 and less than network.nodes ({nodes})"),
+                    format!(
+                        "{} must be at least 1 and less than network.nodes ({nodes}){}",
+                        shown(m, n.m.is_some()),
+                        set_it(n.m.is_some())
+                    ),
                 );
             }
             TopologyKind::BarabasiAlbert { m: m.max(0) as u32 }

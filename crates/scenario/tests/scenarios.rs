@@ -339,3 +339,33 @@ fn one_node_strategy_message_reads_cleanly() {
     assert!(m.contains("the pool's hash_share); got 2"), "{m}");
     assert!(!m.contains("  "), "{m}");
 }
+
+/// Regression: on a 4-node network, a withhold table was refused for `byzantine[0].peers`, a
+/// Sybil-only key it never set (its default 8 was checked for every strategy), and a missing
+/// `network.degree` was reported as "8 must be … less than network.nodes" as if the file said
+/// 8. Defaults are now named as such, and keys a strategy does not use are not checked.
+#[test]
+fn defaults_are_named_as_defaults_and_unused_keys_go_unchecked() {
+    let small = "name = \"s\"\n[stop]\nblocks = 5\n[network]\nnodes = 4\n";
+    let table =
+        |strategy: &str| format!("\n[[byzantine]]\nstrategy = \"{strategy}\"\nnodes = [0]\n");
+    let e = err(&format!("{small}{}", table("withhold")));
+    assert_eq!(e.0.len(), 1, "{e}");
+    assert_eq!(e.0[0].key.as_deref(), Some("network.degree"), "{e}");
+    assert!(
+        e.0[0].message.starts_with("the default 8 must be") && e.0[0].message.ends_with("; set it"),
+        "{e}"
+    );
+    let complete = small.replace("nodes = 4\n", "nodes = 4\ntopology = \"complete\"\n");
+    assert!(parse("t.toml", &format!("{complete}{}", table("withhold"))).is_ok());
+    let e = err(&format!("{complete}{}", table("sybil")));
+    assert_eq!(e.0.len(), 1, "{e}");
+    assert_eq!(e.0[0].key.as_deref(), Some("byzantine[0].peers"), "{e}");
+    assert!(
+        e.0[0].message.starts_with("the default 8 is out of range"),
+        "{e}"
+    );
+    // A value the file gives is shown as given.
+    let e = err(&format!("{small}degree = 9\n"));
+    assert!(e.0[0].message.starts_with("9 must be"), "{e}");
+}
