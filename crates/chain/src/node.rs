@@ -514,13 +514,13 @@ impl ChainNode {
         });
     }
 
-    /// How `b` is announced under the relay protocol: an inv, or the block itself.
     /// Whether this replica passes `b` on: always, unless its role (while active) keeps
     /// some blocks to itself.
     fn relays(&self, store: &BlockStore, b: BlockId) -> bool {
         !self.active || self.role.relays(store.get(b).miner)
     }
 
+    /// How `b` is announced under the relay protocol: an inv, or the block itself.
     pub(crate) fn announcement(&self, ctx: &Ctx<'_, Self>, b: BlockId) -> ChainMsg {
         let kind = match ctx.shared.params.relay {
             Relay::InvGetData | Relay::Compact => MsgKind::Inv,
