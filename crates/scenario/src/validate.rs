@@ -76,18 +76,14 @@ impl V {
     }
 }
 
-/// A value as an error shows it: one the file did not give is named as the default (the
-/// message then ends with [`set_it`]).
-fn shown(v: i64, given: bool) -> String {
+/// "`v` `rule`", where a value the file did not give is named as the default, with a hint to
+/// set it: "the default 8 must be … ; set it".
+fn breaks(v: i64, given: bool, rule: &str) -> String {
     if given {
-        v.to_string()
+        format!("{v} {rule}")
     } else {
-        format!("the default {v}")
+        format!("the default {v} {rule}; set it")
     }
-}
-
-fn set_it(given: bool) -> &'static str {
-    if given { "" } else { "; set it" }
 }
 
 fn node_ids(v: &mut V, key: &str, refs: &[NodeRef], nodes: u32) -> Vec<u32> {
@@ -262,10 +258,10 @@ fn byzantine(v: &mut V, f: &ScenarioFile, nodes: u32) -> Vec<ByzantineCfg> {
         if strategy == StrategyKind::Sybil && !(1..=most).contains(&peers) {
             v.err(
                 k("peers"),
-                format!(
-                    "{} is out of range: must be in 1..={most}{}",
-                    shown(peers, t.peers.is_some()),
-                    set_it(t.peers.is_some())
+                breaks(
+                    peers,
+                    t.peers.is_some(),
+                    &format!("is out of range: must be in 1..={most}"),
                 ),
             );
         }
@@ -316,10 +312,10 @@ pub fn validate(f: &ScenarioFile) -> Result<RunConfig, Vec<Issue>> {
             if d < 1 || d >= i64::from(nodes) {
                 v.err(
                     "network.degree",
-                    format!(
-                        "{} must be at least 1 and less than network.nodes ({nodes}){}",
-                        shown(d, n.degree.is_some()),
-                        set_it(n.degree.is_some())
+                    breaks(
+                        d,
+                        n.degree.is_some(),
+                        &format!("must be at least 1 and less than network.nodes ({nodes})"),
                     ),
                 );
             } else if (d * i64::from(nodes)) % 2 == 1 {
@@ -352,10 +348,10 @@ pub fn validate(f: &ScenarioFile) -> Result<RunConfig, Vec<Issue>> {
             if k < 2 || k % 2 == 1 || k >= i64::from(nodes) {
                 v.err(
                     "network.k",
-                    format!(
-                        "{} must be even, at least 2, and less than network.nodes ({nodes}){}",
-                        shown(k, n.k.is_some()),
-                        set_it(n.k.is_some())
+                    breaks(
+                        k,
+                        n.k.is_some(),
+                        &format!("must be even, at least 2, and less than network.nodes ({nodes})"),
                     ),
                 );
             }
@@ -371,10 +367,10 @@ pub fn validate(f: &ScenarioFile) -> Result<RunConfig, Vec<Issue>> {
             if m < 1 || m >= i64::from(nodes) {
                 v.err(
                     "network.m",
-                    format!(
-                        "{} must be at least 1 and less than network.nodes ({nodes}){}",
-                        shown(m, n.m.is_some()),
-                        set_it(n.m.is_some())
+                    breaks(
+                        m,
+                        n.m.is_some(),
+                        &format!("must be at least 1 and less than network.nodes ({nodes})"),
                     ),
                 );
             }
