@@ -462,7 +462,7 @@ fn warn_unfinished(s: &Summary) {
                     0 | 1 => String::new(),
                     g => format!(
                         " (they are cut into {g} groups that cannot reach each other: crashes, \
-                         a partition, bans or an eclipse's rewiring)"
+                         a partition, bans or an eclipse)"
                     ),
                 };
                 let behind = match m.replicas_missing_abandoned {

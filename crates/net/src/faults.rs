@@ -31,6 +31,11 @@ pub trait LinkRule: fmt::Debug + Send {
     fn decide(&mut self, m: &MessageView<'_>, rng: &mut SimRng) -> Option<Verdict>;
     /// Stop deciding anything from `at` on (the run is winding down).
     fn end(&mut self, _at: SimTime) {}
+    /// Whether the rule cuts the link `a`–`b` at `at` outright (both ways, every message), as
+    /// a partition does. The default: no rule does.
+    fn severs(&self, _a: NodeId, _b: NodeId, _at: SimTime) -> bool {
+        false
+    }
 }
 
 /// Nodes cut into groups between two times; traffic between different groups is dropped.
@@ -164,5 +169,43 @@ impl LinkRule for Misbehave {
     }
     fn end(&mut self, at: SimTime) {
         self.until = self.until.min(at);
+    }
+}
+
+/// An eclipse's hold on its victims: between `from` and `until`, every message between a victim
+/// and a node outside the crew is dropped, both ways. The victims keep their links and hear
+/// only the crew (whose own rule, if any, decides what that is); when the window closes, the
+/// links work again.
+#[derive(Debug, Clone)]
+pub struct Isolate {
+    pub name: String,
+    pub victims: Vec<bool>,
+    pub crew: Vec<bool>,
+    pub from: SimTime,
+    pub until: SimTime,
+}
+
+impl Isolate {
+    /// Whether the link `a`–`b` is cut while the window is open.
+    #[inline]
+    pub fn cuts(&self, a: NodeId, b: NodeId) -> bool {
+        (self.victims[a.idx()] && !self.crew[b.idx()])
+            || (self.victims[b.idx()] && !self.crew[a.idx()])
+    }
+}
+
+impl LinkRule for Isolate {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn decide(&mut self, m: &MessageView<'_>, _rng: &mut SimRng) -> Option<Verdict> {
+        (self.from <= m.now && m.now < self.until && self.cuts(m.src, m.dst))
+            .then_some(Verdict::Drop)
+    }
+    fn end(&mut self, at: SimTime) {
+        self.until = self.until.min(at);
+    }
+    fn severs(&self, a: NodeId, b: NodeId, at: SimTime) -> bool {
+        self.from <= at && at < self.until && self.cuts(a, b)
     }
 }

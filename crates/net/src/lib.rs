@@ -14,7 +14,9 @@ pub mod sim;
 pub mod testkit;
 pub mod topology;
 
-pub use faults::{Crash, LinkAction, LinkRule, MessageView, Misbehave, Partition, Rule, Verdict};
+pub use faults::{
+    Crash, Isolate, LinkAction, LinkRule, MessageView, Misbehave, Partition, Rule, Verdict,
+};
 pub use link::{Bandwidth, Latency, LatencySampler, Spread};
 pub use network::{ControlPath, LinkCosts, NetConfig, NetStats, Network, Transit};
 pub use sim::{Driver, NET_CONTROL, NetEvent, World, run};

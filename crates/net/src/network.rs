@@ -239,12 +239,14 @@ impl Network {
     }
 
     /// Whether a message could cross the link `a`–`b` at `at`: both ends are up and no
-    /// partition in force then separates them (link rules such as loss do not count).
+    /// partition or eclipse in force then separates them (link rules such as loss do not
+    /// count).
     pub fn link_works(&self, a: NodeId, b: NodeId, at: SimTime) -> bool {
         self.is_up(a)
             && self.is_up(b)
             && !self.rules.iter().any(|r| match r {
                 Rule::Partition(p) => p.from <= at && at < p.until && p.cuts(a, b),
+                Rule::Link(l) => l.severs(a, b, at),
                 _ => false,
             })
     }

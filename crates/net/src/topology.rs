@@ -283,7 +283,7 @@ impl Topology {
     }
 
     /// This graph with every edge of the nodes in `isolate` removed and the edges in `add`
-    /// added (eclipsing a node; Sybil identities taking peer slots).
+    /// added (an eclipse's links to its victims; Sybil identities taking peer slots).
     pub fn rewired(&self, isolate: &[NodeId], add: &[(NodeId, NodeId)]) -> Topology {
         let n = self.node_count();
         let mut g: UnGraph<(), ()> = UnGraph::with_capacity(n as usize, 0);

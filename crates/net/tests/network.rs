@@ -273,6 +273,67 @@ fn partition_blocks_exactly_cross_group_traffic_in_window() {
     assert_eq!(within, 299 * 6 * 2);
 }
 
+/// An eclipse's hold: in its window a victim hears from and reaches only the crew (not other
+/// victims, not anyone else), both ways; outside it every link works.
+#[test]
+fn an_eclipse_cuts_exactly_the_victims_links_outside_the_crew_in_window() {
+    let from = SimTime::ZERO + SimDuration::from_secs(1);
+    let until = SimTime::ZERO + SimDuration::from_secs(2);
+    let n = 6;
+    let mask = |m: &[u32]| (0..n).map(|i| m.contains(&i)).collect::<Vec<bool>>();
+    let hold = Isolate {
+        name: "eclipse cut".into(),
+        victims: mask(&[4, 5]),
+        crew: mask(&[0]),
+        from,
+        until,
+    };
+    let mut cfg = plain(SimDuration::from_millis(5));
+    cfg.rules.push(Rule::Link(Box::new(hold)));
+    let (w, _) = chatter_world(n, cfg, 3, 1);
+    let victim = |x: u32| x >= 4;
+    let cut = |a: u32, b: u32| (victim(a) && b != 0) || (victim(b) && a != 0);
+    // Per ordered pair, messages sent in the window and outside it that arrived.
+    let mut inside = vec![vec![0; n as usize]; n as usize];
+    let mut outside = inside.clone();
+    for (dst, node) in w.nodes.iter().enumerate() {
+        for &(src, sent_ns, _) in &node.log {
+            let sent = SimTime::from_nanos(sent_ns);
+            let cell = if sent >= from && sent < until {
+                &mut inside
+            } else {
+                &mut outside
+            };
+            cell[src.idx()][dst] += 1;
+        }
+    }
+    let ticks_outside = (1..=299).filter(|k| !(100..200).contains(k)).count();
+    for a in 0..n {
+        for b in (0..n).filter(|&b| b != a) {
+            let expect = if cut(a, b) { 0 } else { 100 };
+            assert_eq!(
+                inside[a as usize][b as usize], expect,
+                "{a} → {b} in the window"
+            );
+            assert_eq!(
+                outside[a as usize][b as usize], ticks_outside,
+                "{a} → {b} outside"
+            );
+            let mid = from + SimDuration::from_millis(500);
+            assert_eq!(w.net.link_works(NodeId(a), NodeId(b), mid), !cut(a, b));
+            assert!(w.net.link_works(NodeId(a), NodeId(b), until));
+        }
+    }
+    let s = &w.net.stats;
+    let i = s
+        .rule_names
+        .iter()
+        .position(|r| r == "eclipse cut")
+        .unwrap();
+    // Cut ordered pairs: 4 and 5 each to and from the four others not the crew, and 4 ↔ 5 once.
+    assert_eq!(s.dropped[i], 100 * (2 * 4 * 2 - 2));
+}
+
 #[test]
 fn crash_drops_a_nodes_traffic_and_restart_resumes() {
     let down = SimTime::ZERO + SimDuration::from_millis(1005);

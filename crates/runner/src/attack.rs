@@ -5,7 +5,7 @@ use crate::config::{ByzantineCfg, EclipseFeed, RunConfig, StrategyKind};
 use chain::{ChainNode, DoubleSpend, Fork, Role};
 use des::{NodeId, SimDuration, SimRng, SimTime};
 use metrics::{AttackReport, ChainMetrics, Dist, Sample};
-use net::{LinkAction, Misbehave, Rule, Topology};
+use net::{Isolate, LinkAction, Misbehave, Rule, Topology};
 
 /// Class per node (0 = honest, i + 1 = table i) and the class names.
 pub fn classes(cfg: &RunConfig) -> (Vec<u16>, Vec<String>) {
@@ -42,11 +42,11 @@ fn member_mask(n: u32, nodes: &[u32]) -> Vec<bool> {
     m
 }
 
-/// Eclipse victims lose all their links and get one to every attacker node; Sybil identities
-/// each take `peers` peer slots of random honest nodes, displacing honest links where the host
-/// can spare one (see [`Topology::crowded`]).
+/// Eclipse victims get a link to every attacker node, besides their own (which the attack
+/// cuts while it lasts: see [`link_rules`]); Sybil identities each take `peers` peer slots of
+/// random honest nodes, displacing honest links where the host can spare one (see
+/// [`Topology::crowded`]).
 pub fn rewire(cfg: &RunConfig, topo: Topology, rng: &mut SimRng) -> Topology {
-    let mut isolate = vec![];
     let mut add = vec![];
     let mut sybil = vec![false; cfg.nodes as usize];
     let mut slots = vec![];
@@ -54,7 +54,6 @@ pub fn rewire(cfg: &RunConfig, topo: Topology, rng: &mut SimRng) -> Topology {
         match b.strategy {
             StrategyKind::Eclipse => {
                 for &t in &b.targets {
-                    isolate.push(NodeId(t));
                     add.extend(b.nodes.iter().map(|&a| (NodeId(t), NodeId(a))));
                 }
             }
@@ -76,10 +75,10 @@ pub fn rewire(cfg: &RunConfig, topo: Topology, rng: &mut SimRng) -> Topology {
             _ => {}
         }
     }
-    let topo = if isolate.is_empty() && add.is_empty() {
+    let topo = if add.is_empty() {
         topo
     } else {
-        topo.rewired(&isolate, &add)
+        topo.rewired(&[], &add)
     };
     if slots.is_empty() {
         topo
@@ -89,37 +88,54 @@ pub fn rewire(cfg: &RunConfig, topo: Topology, rng: &mut SimRng) -> Topology {
 }
 
 /// The link rules of the link-level strategies, in table order (after the scenario's faults).
+/// An eclipse has two: its hold on the victims (every link of theirs outside the crew is cut
+/// during the window), then what the crew feeds them.
 pub fn link_rules(cfg: &RunConfig) -> Vec<Rule> {
     let n = cfg.nodes;
     cfg.byzantine
         .iter()
-        .filter_map(|b| {
+        .flat_map(|b| {
             let (from, until) = window(b);
-            let (action, targets) = match b.strategy {
-                StrategyKind::Withhold | StrategyKind::Sybil => (LinkAction::Withhold, None),
-                StrategyKind::Delay => (LinkAction::Delay(b.delay), None),
-                StrategyKind::Drop => (LinkAction::Drop(b.drop), None),
-                StrategyKind::Eclipse => (
-                    match b.feed {
-                        EclipseFeed::Withhold => LinkAction::Withhold,
-                        EclipseFeed::Delay => LinkAction::Delay(b.delay),
-                        // The crew's role decides what it relays.
-                        EclipseFeed::PrivateFork => return None,
-                    },
-                    Some(member_mask(n, &b.targets)),
-                ),
-                _ => return None,
-            };
-            Some(Rule::Link(Box::new(Misbehave {
-                name: b.strategy.name().to_string(),
-                senders: member_mask(n, &b.nodes),
-                targets,
-                action,
-                from,
-                until,
-            })))
+            let hold = (b.strategy == StrategyKind::Eclipse).then(|| {
+                Rule::Link(Box::new(Isolate {
+                    name: "eclipse cut".to_string(),
+                    victims: member_mask(n, &b.targets),
+                    crew: member_mask(n, &b.nodes),
+                    from,
+                    until,
+                }))
+            });
+            hold.into_iter().chain(feed_rule(b, n, from, until))
         })
         .collect()
+}
+
+/// What a link-level attacker does to the messages it sends, as a rule (none for the
+/// replica-level strategies, and for a private-fork eclipse, whose role decides).
+fn feed_rule(b: &ByzantineCfg, n: u32, from: SimTime, until: SimTime) -> Option<Rule> {
+    let (action, targets) = match b.strategy {
+        StrategyKind::Withhold | StrategyKind::Sybil => (LinkAction::Withhold, None),
+        StrategyKind::Delay => (LinkAction::Delay(b.delay), None),
+        StrategyKind::Drop => (LinkAction::Drop(b.drop), None),
+        StrategyKind::Eclipse => (
+            match b.feed {
+                EclipseFeed::Withhold => LinkAction::Withhold,
+                EclipseFeed::Delay => LinkAction::Delay(b.delay),
+                // The crew's role decides what it relays.
+                EclipseFeed::PrivateFork => return None,
+            },
+            Some(member_mask(n, &b.targets)),
+        ),
+        _ => return None,
+    };
+    Some(Rule::Link(Box::new(Misbehave {
+        name: b.strategy.name().to_string(),
+        senders: member_mask(n, &b.nodes),
+        targets,
+        action,
+        from,
+        until,
+    })))
 }
 
 /// Gives the replica-level attackers their roles (active from the start if their window is).

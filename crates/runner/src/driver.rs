@@ -88,6 +88,8 @@ pub struct ChainDriver {
 /// One `[[byzantine]]` table's nodes and window, as the driver runs it.
 pub struct Attack {
     pub nodes: Vec<u32>,
+    /// An eclipse's victims: their links outside the crew work again when it ends.
+    pub victims: Vec<u32>,
     pub from: SimTime,
     pub until: Option<SimTime>,
     /// Over for good (its window closed, or mining stopped).
@@ -174,14 +176,16 @@ impl ChainDriver {
         }
     }
 
-    /// Attack `i` ends: its nodes turn honest and greet their peers (as a node coming back
-    /// does), and the observer times the honest replicas' convergence from here.
+    /// Attack `i` ends: its nodes turn honest, they and an eclipse's victims greet their peers
+    /// (as a node coming back does), and the observer times the honest replicas' convergence
+    /// from here.
     fn end_attack(&mut self, world: &mut World<ChainNode>, i: usize) {
         self.attacks[i].ended = true;
         for &n in &self.attacks[i].nodes {
             world.nodes[n as usize].set_active(false);
         }
-        for &n in &self.attacks[i].nodes {
+        let a = &self.attacks[i];
+        for &n in a.nodes.iter().chain(&a.victims) {
             world.reconnect_peers(NodeId(n));
         }
         self.observer.disturbance(world.now(), "attack ended");

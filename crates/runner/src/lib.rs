@@ -285,6 +285,7 @@ pub fn build(
         .iter()
         .map(|b| driver::Attack {
             nodes: b.nodes.clone(),
+            victims: b.targets.clone(),
             from: at(b.from),
             until: b.until.map(at),
             ended: false,

@@ -236,6 +236,33 @@ fn eclipsed_nodes_diverge_during_the_attack_and_rejoin_after() {
     recovered_after_attack(&out);
 }
 
+/// The victim keeps its own links: they are cut only while the attack lasts. Here the crew's
+/// one node crashes for good before the attack starts, so the victim's only source of blocks
+/// outside the window is its honest peers: it follows the chain before the window, falls
+/// behind in it, and catches up after it (were it wired to the crew alone, it would be cut off
+/// for the whole run and the run would never settle).
+#[test]
+fn an_eclipse_cuts_the_victims_own_links_only_during_its_window() {
+    let mut cfg = net(300);
+    let mut b = attack(StrategyKind::Eclipse, vec![0]);
+    b.targets = vec![10];
+    b.hash_share = Some(0.0);
+    b.from = SimDuration::from_secs(60 * 100);
+    b.until = Some(SimDuration::from_secs(60 * 200));
+    cfg.byzantine = vec![b];
+    cfg.crashes = vec![runner::CrashCfg {
+        node: 0,
+        at: SimDuration::from_secs(60),
+        restart: None,
+    }];
+    let out = run(&cfg, 5);
+    // Off the common tip for about the 100 intervals of the window (less the wait for the
+    // first block in it), plus a moment per block outside it while a block reaches it.
+    let d = out.metrics.eclipsed_divergence_s;
+    assert!((60.0 * 90.0..60.0 * 105.0).contains(&d), "diverged {d} s");
+    recovered_after_attack(&out);
+}
+
 #[test]
 fn a_private_fork_eclipse_fools_the_victims_until_it_ends() {
     let mut cfg = net(400);
