@@ -70,6 +70,11 @@ enum Command {
         /// Override the scenario's master seed.
         #[arg(long)]
         seed: Option<u64>,
+        /// Override one value of the scenario, e.g. --set network.loss=0.05 or --set
+        /// consensus.block_interval=1m (repeatable; a set key leaves the sweep). The results
+        /// folder records the scenario with the values set.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
         /// Results folder (default: results/<scenario name>/). Re-running into the same folder
         /// skips runs that already completed.
         #[arg(long)]
@@ -82,7 +87,12 @@ enum Command {
         quiet: bool,
     },
     /// Parse and validate a scenario; print the run plan.
-    Check { scenario: PathBuf },
+    Check {
+        scenario: PathBuf,
+        /// Override one value, as for `run`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+    },
     /// Run the validation suite (selfish mining, double spend, stale rate, miner share) against
     /// the published formulas; print the table, write it and its figures; exit 1 on any failure.
     Validate {
@@ -140,19 +150,20 @@ fn run() -> Result<ExitCode> {
         Command::Run {
             scenario,
             seed,
+            sets,
             out,
             jobs,
             quiet,
         } => {
-            let mut plan = load(scenario.as_deref())?;
+            let mut plan = load(scenario.as_deref(), &sets)?;
             if let Some(s) = seed {
                 plan = plan.with_seed(s);
             }
             let dir = out.unwrap_or_else(|| PathBuf::from("results").join(&plan.name));
             cmd_run(&plan, &dir, jobs, quiet)
         }
-        Command::Check { scenario } => {
-            let plan = load(Some(&scenario))?;
+        Command::Check { scenario, sets } => {
+            let plan = load(Some(&scenario), &sets)?;
             print_plan(&plan);
             Ok(ExitCode::SUCCESS)
         }
@@ -181,7 +192,12 @@ fn plot(dir: &Path) -> Result<Vec<PathBuf>> {
     })
 }
 
-fn load(path: Option<&Path>) -> Result<Plan> {
+/// Reads, parses and validates a scenario (the built-in one without a path), with `sets`
+/// (`KEY=VALUE` arguments) applied.
+fn load(path: Option<&Path>, sets: &[String]) -> Result<Plan> {
+    let sets = (sets.iter())
+        .map(|a| scenario::assignment(a).map_err(|m| BadInput(format!("error: --set: {m}"))))
+        .collect::<Result<Vec<_>, _>>()?;
     let (name, text) = match path {
         None => (
             "<built-in quickstart>".to_string(),
@@ -197,7 +213,7 @@ fn load(path: Option<&Path>) -> Result<Plan> {
             (p.display().to_string(), text)
         }
     };
-    scenario::parse(&name, &text).map_err(|e| BadInput(e.to_string()).into())
+    scenario::parse_with_sets(&name, &text, &sets).map_err(|e| BadInput(e.to_string()).into())
 }
 
 /// The cautions of every point (see `RunConfig::cautions`), each once, naming the points it
@@ -233,6 +249,9 @@ fn print_plan(plan: &Plan) {
     );
     if !plan.description.is_empty() {
         outln!("  {}", plan.description);
+    }
+    if !plan.sets.is_empty() {
+        outln!("  set: {}", scenario::fmt_params(&plan.sets));
     }
     let c = &plan.points[0].config;
     let mining = match (c.stop_blocks, c.stop_time) {

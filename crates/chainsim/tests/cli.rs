@@ -141,6 +141,63 @@ fn reproduce_passes_and_catches_an_altered_hash() {
         .success();
 }
 
+/// `--set` changes the run, the folder records the scenario as set (so `reproduce` re-runs
+/// it as it was), a folder of other settings is refused, and a bad assignment exits 2.
+#[test]
+fn set_overrides_are_run_recorded_and_reproduced() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("set");
+    let set = ["--set", "network.nodes=30", "--set", "stop.blocks=20"];
+    run_into(&dir, &set);
+    let s = summary(&dir);
+    for r in s["runs"].as_array().unwrap() {
+        assert_eq!(
+            r["metrics"]["blocks_mined"].as_u64().map(|b| b >= 20),
+            Some(true)
+        );
+    }
+    let recorded = std::fs::read_to_string(dir.join("scenario.toml")).unwrap();
+    assert!(
+        recorded.starts_with(scenario::QUICKSTART)
+            && recorded.ends_with("[[set]]\n\"network.nodes\" = 30\n\"stop.blocks\" = 20\n"),
+        "{recorded}"
+    );
+    let plain = tmp.path().join("plain");
+    run_into(&plain, &[]);
+    assert_ne!(summary(&plain)["scenario_sha256"], s["scenario_sha256"]);
+    chainsim().arg("reproduce").arg(&dir).assert().success();
+    // The same folder with other settings holds other results.
+    let out = chainsim()
+        .args(["run", "--quiet", "--set", "network.nodes=31", "--out"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(exited(&out, 2, "other settings").contains("different scenario"));
+    let check = chainsim()
+        .args(["check", "../../scenarios/quickstart.toml"])
+        .args(set)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&check.stdout).to_string();
+    assert!(
+        text.contains("set: network.nodes=30, stop.blocks=20"),
+        "{text}"
+    );
+    for (arg, needle) in [
+        (
+            "network.loss=2",
+            "error: --set network.loss=2: key `network.loss`",
+        ),
+        ("network.loss", "is not KEY=VALUE"),
+    ] {
+        let out = chainsim()
+            .args(["check", "../../scenarios/quickstart.toml", "--set", arg])
+            .output()
+            .unwrap();
+        assert!(exited(&out, 2, arg).contains(needle), "{arg}");
+    }
+}
+
 #[test]
 fn interrupted_sweep_resumes_to_the_same_results() {
     let full = tempfile::tempdir().unwrap();

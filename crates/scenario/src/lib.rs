@@ -90,6 +90,8 @@ pub struct Plan {
     pub replicates: u32,
     pub text: String,
     pub sha256: String,
+    /// The values its `[[set]]` tables (`--set`) fix, in order, each key once (the last wins).
+    pub sets: BTreeMap<String, toml::Value>,
     pub points: Vec<Point>,
     pub runs: Vec<RunSpec>,
 }
@@ -230,15 +232,16 @@ fn issue_error(
     text: &str,
     issue: &Issue,
     point: Option<&BTreeMap<String, toml::Value>>,
+    sets: &[String],
 ) -> ScenarioError {
-    // A problem caused by a swept value points at the sweep entry.
-    let swept = point.and_then(|p| {
-        p.keys()
-            .find(|k| issue.key == **k || issue.key.starts_with(&format!("{k}.")))
-    });
-    let located = match swept {
-        Some(k) => locate(text, &format!("sweep.\"{k}\"")).or_else(|| sweep_key_span(text, k)),
-        None => locate(text, &issue.key)
+    // A problem caused by a swept (or set) value points at the sweep (or set) entry.
+    let by = |k: &String| issue.key == *k || issue.key.starts_with(&format!("{k}."));
+    let swept = point.and_then(|p| p.keys().find(|k| by(k)));
+    let set = sets.iter().rev().find(|k| by(k));
+    let located = match (swept, set) {
+        (Some(k), _) => locate(text, &format!("sweep.\"{k}\"")).or_else(|| sweep_key_span(text, k)),
+        (None, Some(k)) => set_key_span(text, k),
+        (None, None) => locate(text, &issue.key)
             .or_else(|| locate(text, issue.key.split('.').next().unwrap_or(""))),
     };
     let (line, col) = located
@@ -336,12 +339,137 @@ fn set_dotted(root: &mut toml::Table, key: &str, value: toml::Value) -> Result<(
     result
 }
 
+/// One `KEY=VALUE` assignment from the command line: the value is read as TOML (`0.05`,
+/// `true`, `"1m"`, `[1, 2]`), or else taken as a string (`250ms`, `ghost`).
+pub fn assignment(arg: &str) -> Result<(String, toml::Value), String> {
+    let (key, value) = arg
+        .split_once('=')
+        .ok_or_else(|| format!("`{arg}` is not KEY=VALUE (e.g. network.loss=0.05)"))?;
+    let (key, value) = (key.trim(), value.trim());
+    let valid = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_alphanumeric() || c == '_');
+    if !key.split('.').all(valid) {
+        return Err(format!(
+            "`{key}` is not a dotted key (e.g. network.loss, byzantine.0.gamma)"
+        ));
+    }
+    let value = toml::from_str::<toml::Table>(&format!("v = {value}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(value.to_string()));
+    Ok((key.to_string(), value))
+}
+
+/// `text` with `sets` appended as one `[[set]]` table (a later assignment of a key wins): the
+/// scenario a run with `--set` records, so the results folder reproduces it as it is.
+pub fn with_sets(text: &str, sets: &[(String, toml::Value)]) -> String {
+    if sets.is_empty() {
+        return text.to_string();
+    }
+    let mut out = text.to_string();
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push_str("\n# chainsim --set\n[[set]]\n");
+    let last: BTreeMap<&str, &toml::Value> = sets.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    for (k, v) in last {
+        out.push_str(&format!("{} = {v}\n", toml::Value::String(k.to_string())));
+    }
+    out
+}
+
+/// [`parse`] of `text` with `sets` applied (see [`with_sets`]). A problem located in what the
+/// assignments added names the assignment instead of a line no file has.
+pub fn parse_with_sets(
+    file: &str,
+    text: &str,
+    sets: &[(String, toml::Value)],
+) -> Result<Plan, ScenarioErrors> {
+    let effective = with_sets(text, sets);
+    let own_lines = text.lines().count();
+    parse(file, &effective).map_err(|mut errs| {
+        for e in &mut errs.0 {
+            if e.line.is_some_and(|l| l > own_lines) {
+                let by = e.key.as_ref().and_then(|k| {
+                    (sets.iter().rev()).find(|(s, _)| k == s || k.starts_with(&format!("{s}.")))
+                });
+                e.file = match by {
+                    Some((k, v)) => format!("--set {k}={v}"),
+                    None => "--set".to_string(),
+                };
+                (e.line, e.col) = (None, None);
+            }
+        }
+        errs
+    })
+}
+
+/// The span of `key` in the last `[[set]]` table that assigns it.
+fn set_key_span(text: &str, key: &str) -> Option<std::ops::Range<usize>> {
+    let root = DeTable::parse(text).ok()?;
+    let (_, sets) = (root.get_ref().iter()).find(|(k, _)| k.get_ref().as_ref() == "set")?;
+    let DeValue::Array(a) = sets.get_ref() else {
+        return None;
+    };
+    a.iter().rev().find_map(|t| match t.get_ref() {
+        DeValue::Table(t) => t
+            .iter()
+            .find(|(k, _)| k.get_ref().as_ref() == key)
+            .map(|(k, _)| k.span()),
+        _ => None,
+    })
+}
+
+/// Applies the `[[set]]` tables to `doc` in order, re-reading the file after each so that a
+/// value of the wrong type is blamed on its assignment; returns the file as set, and the keys.
+fn apply_sets(
+    file: &str,
+    text: &str,
+    doc: &mut toml::Table,
+    base: ScenarioFile,
+) -> Result<(ScenarioFile, Vec<String>), ScenarioError> {
+    let mut base = base;
+    let mut keys = vec![];
+    doc.remove("set");
+    for (k, v) in base.set.clone().iter().flatten() {
+        let fail = |message: String| {
+            let loc = set_key_span(text, k).map(|s| line_col(text, s.start));
+            ScenarioError {
+                file: file.to_string(),
+                line: loc.map(|l| l.0),
+                col: loc.map(|l| l.1),
+                key: Some(k.clone()),
+                message,
+            }
+        };
+        if k == "set" || k == "sweep" || k.starts_with("set.") || k.starts_with("sweep.") {
+            return Err(fail(format!(
+                "`{k}` cannot be set; edit the file's [sweep] table"
+            )));
+        }
+        set_dotted(doc, k, v.clone()).map_err(fail)?;
+        base = toml::Value::Table(doc.clone())
+            .try_into()
+            .map_err(|e: toml::de::Error| fail(did_you_mean(e.message())))?;
+        keys.push(k.clone());
+    }
+    // A set key is fixed: it leaves the sweep.
+    base.sweep.retain(|k, _| !keys.contains(k));
+    Ok((base, keys))
+}
+
 /// Parses, validates and expands a scenario. `file` is only used in messages.
 pub fn parse(file: &str, text: &str) -> Result<Plan, ScenarioErrors> {
     let errs = |v: Vec<ScenarioError>| ScenarioErrors(v);
     let one = |e: ScenarioError| ScenarioErrors(vec![e]);
     let base: ScenarioFile = toml::from_str(text).map_err(|e| one(toml_error(file, text, &e)))?;
-    let doc: toml::Table = toml::from_str(text).map_err(|e| one(toml_error(file, text, &e)))?;
+    let mut doc: toml::Table = toml::from_str(text).map_err(|e| one(toml_error(file, text, &e)))?;
+    let sets: BTreeMap<String, toml::Value> = base
+        .set
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let (base, set_keys) = apply_sets(file, text, &mut doc, base).map_err(one)?;
     // The grid: every combination of swept values, keys in sorted order, last key fastest.
     let mut grid: Vec<BTreeMap<String, toml::Value>> = vec![BTreeMap::new()];
     for (key, values) in &base.sweep {
@@ -399,6 +527,7 @@ pub fn parse(file: &str, text: &str) -> Result<Plan, ScenarioErrors> {
                         message: m,
                     },
                     Some(&params),
+                    &set_keys,
                 ));
             }
         }
@@ -415,6 +544,7 @@ pub fn parse(file: &str, text: &str) -> Result<Plan, ScenarioErrors> {
                         message: did_you_mean(&e.to_string()),
                     },
                     Some(&params),
+                    &set_keys,
                 ));
                 continue;
             }
@@ -427,7 +557,7 @@ pub fn parse(file: &str, text: &str) -> Result<Plan, ScenarioErrors> {
             }),
             Err(issues) => {
                 for i in issues {
-                    let e = issue_error(file, text, &i, Some(&params));
+                    let e = issue_error(file, text, &i, Some(&params), &set_keys);
                     if !problems.contains(&e) {
                         problems.push(e);
                     }
@@ -459,6 +589,7 @@ pub fn parse(file: &str, text: &str) -> Result<Plan, ScenarioErrors> {
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect(),
+        sets,
         points,
         runs,
     })

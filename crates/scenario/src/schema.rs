@@ -36,6 +36,10 @@ pub struct ScenarioFile {
     /// Dotted key → list of values; the run plan is every combination × replicates.
     #[serde(default)]
     pub sweep: BTreeMap<String, Vec<toml::Value>>,
+    /// Dotted key → value, applied over the rest of the file in table order (`chainsim run
+    /// --set` appends one such table to the scenario it records). A set key leaves the sweep.
+    #[serde(default)]
+    pub set: Vec<BTreeMap<String, toml::Value>>,
 }
 
 #[derive(Deserialize, Clone, Debug, Default)]

@@ -369,3 +369,114 @@ fn defaults_are_named_as_defaults_and_unused_keys_go_unchecked() {
     let e = err(&format!("{small}degree = 9\n"));
     assert!(e.0[0].message.starts_with("9 must be"), "{e}");
 }
+
+fn sets(args: &[&str]) -> Vec<(String, toml::Value)> {
+    args.iter()
+        .map(|a| scenario::assignment(a).unwrap())
+        .collect()
+}
+
+/// `KEY=VALUE` reads the value as TOML where it is TOML, else as a string; a bad argument says
+/// what was expected.
+#[test]
+fn assignments_read_toml_values_and_bare_strings() {
+    let v = |a: &str| scenario::assignment(a).unwrap().1;
+    assert_eq!(v("network.loss=0.05"), toml::Value::Float(0.05));
+    assert_eq!(v("network.nodes = 40"), toml::Value::Integer(40));
+    assert_eq!(v("x=true"), toml::Value::Boolean(true));
+    assert_eq!(v("x=\"1m\""), toml::Value::String("1m".into()));
+    assert_eq!(v("x=250ms"), toml::Value::String("250ms".into()));
+    assert_eq!(v("x=ghost"), toml::Value::String("ghost".into()));
+    assert_eq!(v("x=[1, 2]").as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        scenario::assignment("byzantine.0.gamma=0.5").unwrap().0,
+        "byzantine.0.gamma"
+    );
+    for bad in ["network.loss", "=1", "network..loss=1", "a b=1", "\"x\"=1"] {
+        let e = scenario::assignment(bad).expect_err(bad);
+        assert!(
+            e.contains("KEY=VALUE") || e.contains("dotted key"),
+            "{bad}: {e}"
+        );
+    }
+}
+
+/// `--set` values override the file's (the last assignment of a key wins), a set key leaves
+/// the sweep, and the recorded text (the file plus a `[[set]]` table) parses to the same plan.
+#[test]
+fn sets_override_the_file_and_the_recorded_text_reproduces_them() {
+    let text = format!(
+        "{QUICKSTART}\n[sweep]\n\"network.loss\" = [0.0, 0.1]\n\"consensus.block_interval\" = [\"10s\", \"30s\"]\n"
+    );
+    let s = sets(&[
+        "network.loss=0.2",
+        "network.nodes=40",
+        "network.nodes=30",
+        "replicates=2",
+    ]);
+    let plan = scenario::parse_with_sets("s.toml", &text, &s).unwrap();
+    assert_eq!(plan.points.len(), 2, "network.loss left the sweep");
+    assert_eq!(plan.runs.len(), 4);
+    for p in &plan.points {
+        assert!((p.config.loss - 0.2).abs() < 1e-12);
+        assert_eq!(p.config.nodes, 30);
+        assert_eq!(p.params.len(), 1, "{:?}", p.params);
+    }
+    assert_eq!(plan.sets.len(), 3);
+    assert!(plan.text.starts_with(&text) && plan.text.contains("[[set]]"));
+    let again = parse("recorded.toml", &plan.text).unwrap();
+    assert_eq!(again.sha256, plan.sha256);
+    assert_eq!(again.sets, plan.sets);
+    let configs = |p: &scenario::Plan| {
+        p.points
+            .iter()
+            .map(|x| x.config.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(configs(&again), configs(&plan));
+    assert_eq!(again.runs, plan.runs);
+    // No assignments: the file itself.
+    let plain = scenario::parse_with_sets("s.toml", &text, &[]).unwrap();
+    assert_eq!(plain.text, text);
+    assert_eq!(plain.points.len(), 4);
+    // A recorded file takes more assignments on top of its own.
+    let more =
+        scenario::parse_with_sets("r.toml", &plan.text, &sets(&["network.nodes=20"])).unwrap();
+    assert_eq!(more.points[0].config.nodes, 20);
+    assert!((more.points[0].config.loss - 0.2).abs() < 1e-12);
+}
+
+/// A bad assigned value is blamed on its `--set`, not on a line of text no file has; a value
+/// it makes wrong elsewhere is located in the file as usual.
+#[test]
+fn set_errors_name_the_assignment() {
+    let e = scenario::parse_with_sets("q.toml", QUICKSTART, &sets(&["network.loss=2"]))
+        .expect_err("loss 2");
+    assert_eq!(e.0.len(), 1, "{e}");
+    assert_eq!(e.0[0].file, "--set network.loss=2");
+    assert_eq!((e.0[0].line, e.0[0].col), (None, None));
+    assert!(e.to_string().contains("probability"), "{e}");
+    let e = scenario::parse_with_sets("q.toml", QUICKSTART, &sets(&["network.lossy=0.1"]))
+        .expect_err("unknown key");
+    assert!(e.to_string().contains("did you mean `loss`"), "{e}");
+    assert!(
+        e.to_string().starts_with("error: --set network.lossy=0.1"),
+        "{e}"
+    );
+    let e = scenario::parse_with_sets("q.toml", QUICKSTART, &sets(&["network.nodes=abc"]))
+        .expect_err("type");
+    assert_eq!(e.0[0].key.as_deref(), Some("network.nodes"), "{e}");
+    assert!(e.0[0].file.starts_with("--set network.nodes"), "{e}");
+    let e =
+        scenario::parse_with_sets("q.toml", QUICKSTART, &sets(&["sweep.x=1"])).expect_err("sweep");
+    assert!(e.to_string().contains("cannot be set"), "{e}");
+    // Four nodes: the file's degree 8 is now out of range, and is located in the file.
+    let e = scenario::parse_with_sets("q.toml", QUICKSTART, &sets(&["network.nodes=4"]))
+        .expect_err("degree");
+    let degree =
+        e.0.iter()
+            .find(|x| x.key.as_deref() == Some("network.degree"))
+            .expect("degree");
+    assert_eq!(degree.file, "q.toml");
+    assert_eq!(degree.line, Some(line_of(QUICKSTART, "degree = 8")), "{e}");
+}
