@@ -318,9 +318,14 @@ fn set_dotted(root: &mut toml::Table, key: &str, value: toml::Value) -> Result<(
     let mut cur = toml::Value::Table(std::mem::take(root));
     let result = (|| {
         let mut t = &mut cur;
-        for seg in &segs[..segs.len() - 1] {
-            let create = matches!(t, toml::Value::Table(_));
-            t = walk(t, seg, create)?;
+        for (i, seg) in segs[..segs.len() - 1].iter().enumerate() {
+            // A missing table is made, but not a missing list (an index follows).
+            let next_is_index = segs[i + 1].parse::<usize>().is_ok();
+            let create = matches!(t, toml::Value::Table(_)) && !next_is_index;
+            t = walk(t, seg, create).map_err(|m| match next_is_index {
+                true => format!("there is no list `{}` to index", segs[..=i].join(".")),
+                false => m,
+            })?;
         }
         match t {
             toml::Value::Table(tab) => {

@@ -467,6 +467,14 @@ fn set_errors_name_the_assignment() {
         .expect_err("type");
     assert_eq!(e.0[0].key.as_deref(), Some("network.nodes"), "{e}");
     assert!(e.0[0].file.starts_with("--set network.nodes"), "{e}");
+    // An index into a list the file does not have (it is not made up as a table).
+    let e = scenario::parse_with_sets("q.toml", QUICKSTART, &sets(&["byzantine.0.gamma=0.5"]))
+        .expect_err("no byzantine tables");
+    assert!(
+        e.to_string()
+            .contains("there is no list `byzantine` to index"),
+        "{e}"
+    );
     let e =
         scenario::parse_with_sets("q.toml", QUICKSTART, &sets(&["sweep.x=1"])).expect_err("sweep");
     assert!(e.to_string().contains("cannot be set"), "{e}");
