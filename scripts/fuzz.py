@@ -13,7 +13,7 @@ hash power distribution, up to two [[byzantine]] tables). It checks:
     continuous latencies; push relay has no announcements and is skipped);
   - every fifth case: `chainsim reproduce` re-runs it and finds the same trace hash.
 Runs ending `unsettled` with the honest replicas still connected are listed and kept (those
-whose replicas were cut apart — crashes, a partition, bans, an eclipse —, those with
+whose replicas were cut apart — crashes, a partition, bans —, those with
 replicas behind for a fetch they gave up, and those with an upload link still booked past the
 end — a sender asked for more than its bandwidth carries — are only counted): on a sparse
 graph a lost announcement is not retransmitted, but each deserves a look. Cases run in a temporary folder; failed and unsettled ones are kept there.

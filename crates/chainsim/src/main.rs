@@ -481,7 +481,7 @@ fn warn_unfinished(s: &Summary) {
                     0 | 1 => String::new(),
                     g => format!(
                         " (they are cut into {g} groups that cannot reach each other: crashes, \
-                         a partition, bans or an eclipse)"
+                         a partition or bans)"
                     ),
                 };
                 let behind = match m.replicas_missing_abandoned {
