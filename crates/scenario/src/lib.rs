@@ -90,7 +90,7 @@ pub struct Plan {
     pub replicates: u32,
     pub text: String,
     pub sha256: String,
-    /// The values its `[[set]]` tables (`--set`) fix, in order, each key once (the last wins).
+    /// The values its `[[set]]` tables (`--set`) fix, each key once (the last wins).
     pub sets: BTreeMap<String, toml::Value>,
     pub points: Vec<Point>,
     pub runs: Vec<RunSpec>,
@@ -232,15 +232,17 @@ fn issue_error(
     text: &str,
     issue: &Issue,
     point: Option<&BTreeMap<String, toml::Value>>,
-    sets: &[String],
+    sets: &Sets,
 ) -> ScenarioError {
     // A problem caused by a swept (or set) value points at the sweep (or set) entry.
     let by = |k: &String| issue.key == *k || issue.key.starts_with(&format!("{k}."));
     let swept = point.and_then(|p| p.keys().find(|k| by(k)));
-    let set = sets.iter().rev().find(|k| by(k));
+    let set = sets.keys().find(|k| by(k));
     let located = match (swept, set) {
-        (Some(k), _) => locate(text, &format!("sweep.\"{k}\"")).or_else(|| sweep_key_span(text, k)),
-        (None, Some(k)) => set_key_span(text, k),
+        (Some(k), _) => {
+            locate(text, &format!("sweep.\"{k}\"")).or_else(|| entry_span(text, "sweep", k))
+        }
+        (None, Some(k)) => entry_span(text, "set", k),
         (None, None) => locate(text, &issue.key)
             .or_else(|| locate(text, issue.key.split('.').next().unwrap_or(""))),
     };
@@ -265,18 +267,21 @@ fn issue_error(
     }
 }
 
-fn sweep_key_span(text: &str, key: &str) -> Option<std::ops::Range<usize>> {
+/// The span of `key` (a dotted key in quotes, as in `[sweep]`) in the top-level table `name`;
+/// for an array of tables (`[[set]]`), in the last one that has it.
+fn entry_span(text: &str, name: &str, key: &str) -> Option<std::ops::Range<usize>> {
     let root = DeTable::parse(text).ok()?;
-    let (_, sweep) = root
-        .get_ref()
-        .iter()
-        .find(|(k, _)| k.get_ref().as_ref() == "sweep")?;
-    let DeValue::Table(t) = sweep.get_ref() else {
-        return None;
+    let (_, v) = (root.get_ref().iter()).find(|(k, _)| k.get_ref().as_ref() == name)?;
+    let in_table = |v: &DeValue| match v {
+        DeValue::Table(t) => (t.iter())
+            .find(|(k, _)| k.get_ref().as_ref() == key)
+            .map(|(k, _)| k.span()),
+        _ => None,
     };
-    t.iter()
-        .find(|(k, _)| k.get_ref().as_ref() == key)
-        .map(|(k, _)| k.span())
+    match v.get_ref() {
+        DeValue::Array(a) => a.iter().rev().find_map(|t| in_table(t.get_ref())),
+        other => in_table(other),
+    }
 }
 
 /// "network.loss=0.05, consensus.block_interval=\"1m\""
@@ -408,36 +413,23 @@ pub fn parse_with_sets(
     })
 }
 
-/// The span of `key` in the last `[[set]]` table that assigns it.
-fn set_key_span(text: &str, key: &str) -> Option<std::ops::Range<usize>> {
-    let root = DeTable::parse(text).ok()?;
-    let (_, sets) = (root.get_ref().iter()).find(|(k, _)| k.get_ref().as_ref() == "set")?;
-    let DeValue::Array(a) = sets.get_ref() else {
-        return None;
-    };
-    a.iter().rev().find_map(|t| match t.get_ref() {
-        DeValue::Table(t) => t
-            .iter()
-            .find(|(k, _)| k.get_ref().as_ref() == key)
-            .map(|(k, _)| k.span()),
-        _ => None,
-    })
-}
+/// Values fixed by `[[set]]` tables: dotted key → value.
+type Sets = BTreeMap<String, toml::Value>;
 
 /// Applies the `[[set]]` tables to `doc` in order, re-reading the file after each so that a
-/// value of the wrong type is blamed on its assignment; returns the file as set, and the keys.
+/// value of the wrong type is blamed on its assignment; returns the file as set, and the
+/// values set (each key once: the last wins).
 fn apply_sets(
     file: &str,
     text: &str,
     doc: &mut toml::Table,
-    base: ScenarioFile,
-) -> Result<(ScenarioFile, Vec<String>), ScenarioError> {
-    let mut base = base;
-    let mut keys = vec![];
+    mut base: ScenarioFile,
+) -> Result<(ScenarioFile, Sets), ScenarioError> {
+    let mut sets = Sets::new();
     doc.remove("set");
-    for (k, v) in base.set.clone().iter().flatten() {
+    for (k, v) in std::mem::take(&mut base.set).iter().flatten() {
         let fail = |message: String| {
-            let loc = set_key_span(text, k).map(|s| line_col(text, s.start));
+            let loc = entry_span(text, "set", k).map(|s| line_col(text, s.start));
             ScenarioError {
                 file: file.to_string(),
                 line: loc.map(|l| l.0),
@@ -455,11 +447,11 @@ fn apply_sets(
         base = toml::Value::Table(doc.clone())
             .try_into()
             .map_err(|e: toml::de::Error| fail(did_you_mean(e.message())))?;
-        keys.push(k.clone());
+        sets.insert(k.clone(), v.clone());
     }
     // A set key is fixed: it leaves the sweep.
-    base.sweep.retain(|k, _| !keys.contains(k));
-    Ok((base, keys))
+    base.sweep.retain(|k, _| !sets.contains_key(k));
+    Ok((base, sets))
 }
 
 /// Parses, validates and expands a scenario. `file` is only used in messages.
@@ -468,17 +460,11 @@ pub fn parse(file: &str, text: &str) -> Result<Plan, ScenarioErrors> {
     let one = |e: ScenarioError| ScenarioErrors(vec![e]);
     let base: ScenarioFile = toml::from_str(text).map_err(|e| one(toml_error(file, text, &e)))?;
     let mut doc: toml::Table = toml::from_str(text).map_err(|e| one(toml_error(file, text, &e)))?;
-    let sets: BTreeMap<String, toml::Value> = base
-        .set
-        .iter()
-        .flatten()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    let (base, set_keys) = apply_sets(file, text, &mut doc, base).map_err(one)?;
+    let (base, sets) = apply_sets(file, text, &mut doc, base).map_err(one)?;
     // The grid: every combination of swept values, keys in sorted order, last key fastest.
     let mut grid: Vec<BTreeMap<String, toml::Value>> = vec![BTreeMap::new()];
     for (key, values) in &base.sweep {
-        let loc = sweep_key_span(text, key).map(|s| line_col(text, s.start));
+        let loc = entry_span(text, "sweep", key).map(|s| line_col(text, s.start));
         let fail = |message: String| ScenarioError {
             file: file.to_string(),
             line: loc.map(|l| l.0),
@@ -532,7 +518,7 @@ pub fn parse(file: &str, text: &str) -> Result<Plan, ScenarioErrors> {
                         message: m,
                     },
                     Some(&params),
-                    &set_keys,
+                    &sets,
                 ));
             }
         }
@@ -549,7 +535,7 @@ pub fn parse(file: &str, text: &str) -> Result<Plan, ScenarioErrors> {
                         message: did_you_mean(&e.to_string()),
                     },
                     Some(&params),
-                    &set_keys,
+                    &sets,
                 ));
                 continue;
             }
@@ -562,7 +548,7 @@ pub fn parse(file: &str, text: &str) -> Result<Plan, ScenarioErrors> {
             }),
             Err(issues) => {
                 for i in issues {
-                    let e = issue_error(file, text, &i, Some(&params), &set_keys);
+                    let e = issue_error(file, text, &i, Some(&params), &sets);
                     if !problems.contains(&e) {
                         problems.push(e);
                     }
