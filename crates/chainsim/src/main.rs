@@ -487,9 +487,10 @@ fn warn_unfinished(s: &Summary) {
                 let behind = match m.replicas_missing_abandoned {
                     0 => String::new(),
                     k => format!(
-                        "; {k} of them {} a block of the main chain they gave up fetching \
-                         (consensus.max_attempts requests failed, or nobody was left to ask) \
-                         that no later block pulled in",
+                        "; {k} of them {} a block they gave up fetching (consensus.max_attempts \
+                         requests failed, or nobody was left to ask) that no later block pulled \
+                         in: one of the main chain, or under GHOST, where stale blocks weigh \
+                         too, any block",
                         if k == 1 { "lacks" } else { "lack" }
                     ),
                 };

@@ -494,7 +494,7 @@ fn unsettled_runs_finish_and_warn() {
         behind > 0 && m["fetches_abandoned"].as_u64().unwrap() >= behind,
         "{m}"
     );
-    let said = format!("{behind} of them lack a block of the main chain they gave up fetching");
+    let said = format!("{behind} of them lack a block they gave up fetching");
     assert!(err.contains(&said), "{err}");
     assert!(report(&dir).contains("<th>behind after a give-up</th>"));
     // A lone miner everyone fetches from, with requests asked again while the first

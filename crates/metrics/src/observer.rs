@@ -112,8 +112,10 @@ pub struct ChainMetrics {
     #[serde(default)]
     pub fetches_abandoned: u64,
     /// Honest online replicas that, at the end, still lack a block of the final main chain
-    /// that they gave up fetching (each counts once). Lost announcements are not sent again,
-    /// so with no later block to pull it in, such a replica stays behind.
+    /// that they gave up fetching (each counts once); under GHOST, where stale blocks weigh in
+    /// the fork choice too, any block they gave up. Lost announcements are not sent again, so
+    /// with no later block to pull it in, such a replica stays behind (or, under GHOST, may
+    /// weigh the subtrees differently and prefer another tip).
     #[serde(default)]
     pub replicas_missing_abandoned: u32,
     /// Per block: hash-weighted receive delay over the honest miners (see
@@ -235,6 +237,8 @@ pub struct Observer {
     /// Per honest replica, the blocks it gave up fetching and has not accepted since (kept
     /// small: a block that arrives after all leaves the list).
     missing: BTreeMap<NodeId, Vec<BlockId>>,
+    /// Every block weighs in the fork choice (GHOST): a missing stale block counts too.
+    all_blocks_weigh: bool,
     blocks: Vec<BlockRecord>,
     interval_s: f64,
     /// Watched nodes (eclipse victims) and their accumulated divergence.
@@ -281,6 +285,7 @@ impl Observer {
             rejected: 0,
             abandoned: 0,
             missing: BTreeMap::new(),
+            all_blocks_weigh: false,
             blocks: vec![],
             interval_s: interval.as_secs_f64(),
             watch: vec![],
@@ -513,10 +518,16 @@ impl Observer {
 
     /// See `ChainMetrics::replicas_missing_abandoned`.
     fn behind_after_give_up(&self, on_main: &[bool]) -> u32 {
-        let behind = self.missing.iter().filter(|&(&n, blocks)| {
-            self.counts(n) && blocks.iter().any(|b| on_main.get(b.idx()) == Some(&true))
-        });
+        let weighs = |b: &BlockId| self.all_blocks_weigh || on_main.get(b.idx()) == Some(&true);
+        let behind = (self.missing.iter())
+            .filter(|&(&n, blocks)| self.counts(n) && blocks.iter().any(weighs));
         behind.count() as u32
+    }
+
+    /// The fork choice weighs every block, stale ones too (GHOST): a replica missing any block
+    /// it gave up fetching counts in `ChainMetrics::replicas_missing_abandoned`.
+    pub fn all_blocks_weigh(&mut self, on: bool) {
+        self.all_blocks_weigh = on;
     }
 
     fn prefix_depth(&self, store: &BlockStore) -> u32 {
@@ -867,35 +878,39 @@ mod tests {
 
     /// A replica that gave up a block and got it later is not behind; one still without a
     /// main-chain block it gave up is, once however often it gave up; a given-up stale block
-    /// does not count.
+    /// does not count, except under GHOST.
     #[test]
     fn replicas_behind_after_a_give_up_are_those_still_missing_a_main_block() {
-        let mut store = BlockStore::new(4);
-        let mut obs = honest_observer(4);
-        let s = |x: u64| SimTime::ZERO + SimDuration::from_secs(x);
-        let b = store.extend(BlockId::GENESIS, NodeId(0), s(0), 1);
-        let stale = store.extend(BlockId::GENESIS, NodeId(1), s(0), 2);
-        for x in [b, stale] {
-            obs.block_created(s(0), x);
-        }
-        let gave_up = |obs: &mut Observer, n: u32, x: BlockId| {
-            obs.note(s(5), &store, NodeId(n), ChainNote::GaveUp(x));
-        };
-        gave_up(&mut obs, 1, b); // and gets it later
-        gave_up(&mut obs, 2, b); // twice, and never gets it
-        gave_up(&mut obs, 2, b);
-        gave_up(&mut obs, 3, stale); // gives up only the stale block
-        for n in [0, 1, 3] {
-            obs.note(s(9), &store, NodeId(n), ChainNote::Accepted(b));
-            let tip = ChainNote::Tip {
-                old: BlockId::GENESIS,
-                new: b,
+        // Under GHOST a given-up stale block weighs too, and its replica counts.
+        for (ghost, behind) in [(false, 1), (true, 2)] {
+            let mut store = BlockStore::new(4);
+            let mut obs = honest_observer(4);
+            obs.all_blocks_weigh(ghost);
+            let s = |x: u64| SimTime::ZERO + SimDuration::from_secs(x);
+            let b = store.extend(BlockId::GENESIS, NodeId(0), s(0), 1);
+            let stale = store.extend(BlockId::GENESIS, NodeId(1), s(0), 2);
+            for x in [b, stale] {
+                obs.block_created(s(0), x);
+            }
+            let gave_up = |obs: &mut Observer, n: u32, x: BlockId| {
+                obs.note(s(5), &store, NodeId(n), ChainNote::GaveUp(x));
             };
-            obs.note(s(9), &store, NodeId(n), tip);
+            gave_up(&mut obs, 1, b); // and gets it later
+            gave_up(&mut obs, 2, b); // twice, and never gets it
+            gave_up(&mut obs, 2, b);
+            gave_up(&mut obs, 3, stale); // gives up only the stale block
+            for n in [0, 1, 3] {
+                obs.note(s(9), &store, NodeId(n), ChainNote::Accepted(b));
+                let tip = ChainNote::Tip {
+                    old: BlockId::GENESIS,
+                    new: b,
+                };
+                obs.note(s(9), &store, NodeId(n), tip);
+            }
+            let m = obs.finish(s(20), &store);
+            assert_eq!(m.fetches_abandoned, 4);
+            assert_eq!(m.replicas_missing_abandoned, behind, "ghost {ghost}");
         }
-        let m = obs.finish(s(20), &store);
-        assert_eq!(m.fetches_abandoned, 4);
-        assert_eq!(m.replicas_missing_abandoned, 1);
     }
 
     /// The steps reached at each receiver are exactly those whose threshold equals its number

@@ -250,6 +250,7 @@ pub fn build(
     let honest: Vec<bool> = classes.iter().map(|&c| c == 0).collect();
     let mut observer = Observer::new(classes, class_names, shares, cfg.block_interval);
     observer.watch(attack::victims(cfg));
+    observer.all_blocks_weigh(cfg.chain.fork_choice == chain::ForkChoice::Ghost);
     let mut params = cfg.chain.clone();
     let mut shared_favoured = vec![];
     if let Some((mask, gamma)) = attack::favoured(cfg) {
