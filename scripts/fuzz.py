@@ -10,8 +10,8 @@ hash power distribution, up to two [[byzantine]] tables). It checks:
     anything else (a panic, a hang past the timeout) is a bug;
   - a run that ends `done` has one tip: final_tips = 1, final_consistency = 1;
   - absorbed and event announcement delivery (`--set consensus.inv_delivery=event`) give the
-    same metrics and message counts (on
-    continuous latencies; push relay has no announcements and is skipped);
+    same metrics and message counts (on continuous latencies; push relay has no announcements
+    and is skipped);
   - every fifth case: `chainsim reproduce` re-runs it and finds the same trace hash.
 Runs ending `unsettled` with the honest replicas still connected are listed and kept (those
 whose replicas were cut apart — crashes, a partition, bans —, those with
