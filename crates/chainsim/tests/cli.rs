@@ -166,6 +166,13 @@ fn set_overrides_are_run_recorded_and_reproduced() {
     run_into(&plain, &[]);
     assert_ne!(summary(&plain)["scenario_sha256"], s["scenario_sha256"]);
     chainsim().arg("reproduce").arg(&dir).assert().success();
+    let report = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(
+        report.contains("<code>network.nodes=30, stop.blocks=20</code>"),
+        "the report names the values set"
+    );
+    let plain_report = std::fs::read_to_string(plain.join("report.html")).unwrap();
+    assert!(!plain_report.contains("--set"));
     // The same folder with other settings holds other results.
     let out = chainsim()
         .args(["run", "--quiet", "--set", "network.nodes=31", "--out"])

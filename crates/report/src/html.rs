@@ -128,7 +128,7 @@ pub fn page(res: &Results, figures: &[(&Chart, String)]) -> String {
          <tr><th class=\"l\">scenario sha256</th><td class=\"l\"><code>{sha}</code></td></tr>\
          <tr><th class=\"l\">seed</th><td class=\"l\">{seed}</td></tr>\
          <tr><th class=\"l\">chainsim version</th><td class=\"l\">{ver}</td></tr>\
-         <tr><th class=\"l\">plan</th><td class=\"l\">{np} point(s) × {nr} replicate(s) = {runs} run(s)</td></tr>\
+         <tr><th class=\"l\">plan</th><td class=\"l\">{np} point(s) × {nr} replicate(s) = {runs} run(s)</td></tr>{sets}\
          </table>\n<p>Reproduce: <code>chainsim reproduce DIR</code> re-runs every run and checks its trace hash; \
          <code>chainsim plot DIR</code> redraws this page from the saved results.</p>\n",
         name = e(&s.scenario),
@@ -136,6 +136,13 @@ pub fn page(res: &Results, figures: &[(&Chart, String)]) -> String {
         sha = e(&s.scenario_sha256),
         seed = s.seed,
         ver = e(&s.chainsim_version),
+        sets = match plan.sets.is_empty() {
+            true => String::new(),
+            false => format!(
+                "<tr><th class=\"l\">set (<code>--set</code>)</th><td class=\"l\"><code>{}</code></td></tr>",
+                e(&scenario::fmt_params(&plan.sets))
+            ),
+        },
         np = plan.points.len(),
         nr = plan.replicates,
         runs = s.runs.len(),
