@@ -87,7 +87,8 @@ pub fn rewire(cfg: &RunConfig, topo: Topology, rng: &mut SimRng) -> Topology {
     }
 }
 
-/// The link rules of the link-level strategies, in table order (after the scenario's faults).
+/// The link rules of the link-level strategies, in table order (before the scenario's loss,
+/// duplication and jitter: see `build`).
 /// An eclipse has two: its hold on the victims (every link of theirs outside the crew is cut
 /// during the window), then what the crew feeds them.
 pub fn link_rules(cfg: &RunConfig) -> Vec<Rule> {

@@ -193,7 +193,9 @@ pub fn build(
             download_bps: d.unwrap_or_else(|| vec![u64::MAX; n as usize]),
         }),
     };
-    let mut rules = vec![];
+    // Byzantine link rules first: what an attacker does not send, the network cannot lose,
+    // duplicate or jitter (jitter decides every message it sees: after it, no rule is asked).
+    let mut rules = attack::link_rules(cfg);
     if cfg.loss > 0.0 {
         rules.push(Rule::Loss { p: cfg.loss });
     }
@@ -206,7 +208,6 @@ pub fn build(
     if !cfg.jitter.is_zero() {
         rules.push(Rule::Jitter { max: cfg.jitter });
     }
-    rules.extend(attack::link_rules(cfg));
     let at = |d: des::SimDuration| SimTime::ZERO.saturating_add(d);
     let partitions = cfg
         .partitions

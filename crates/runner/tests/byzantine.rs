@@ -240,10 +240,18 @@ fn eclipsed_nodes_diverge_during_the_attack_and_rejoin_after() {
 /// one node crashes for good before the attack starts, so the victim's only source of blocks
 /// outside the window is its honest peers: it follows the chain before the window, falls
 /// behind in it, and catches up after it (were it wired to the crew alone, it would be cut off
-/// for the whole run and the run would never settle).
+/// for the whole run and the run would never settle). With jitter too: a regression, jitter
+/// decided every message before the attack's rules were asked, and the cut never cut.
 #[test]
 fn an_eclipse_cuts_the_victims_own_links_only_during_its_window() {
+    for jitter in [0, 50] {
+        eclipse_window_with_jitter(SimDuration::from_millis(jitter));
+    }
+}
+
+fn eclipse_window_with_jitter(jitter: SimDuration) {
     let mut cfg = net(300);
+    cfg.jitter = jitter;
     let mut b = attack(StrategyKind::Eclipse, vec![0]);
     b.targets = vec![10];
     b.hash_share = Some(0.0);
@@ -259,8 +267,28 @@ fn an_eclipse_cuts_the_victims_own_links_only_during_its_window() {
     // Off the common tip for about the 100 intervals of the window (less the wait for the
     // first block in it), plus a moment per block outside it while a block reaches it.
     let d = out.metrics.eclipsed_divergence_s;
-    assert!((60.0 * 90.0..60.0 * 105.0).contains(&d), "diverged {d} s");
+    assert!(
+        (60.0 * 90.0..60.0 * 105.0).contains(&d),
+        "jitter {jitter}: diverged {d} s"
+    );
     recovered_after_attack(&out);
+}
+
+/// Regression (scenario fuzz 25881): with jitter or duplication configured, those rules
+/// decided messages before the Byzantine link rules were asked, so a withholding node sent
+/// everything jitter saw. Link rules now come first.
+#[test]
+fn link_attacks_act_whatever_faults_the_network_adds() {
+    let mut cfg = net(100);
+    let mut b = attack(StrategyKind::Withhold, (0..6).collect());
+    b.hash_share = Some(0.0);
+    cfg.byzantine = vec![b];
+    cfg.jitter = SimDuration::from_millis(100);
+    cfg.duplicate = 0.05;
+    let out = run(&cfg, 3);
+    let d = &out.net.dropped;
+    // Six of 60 nodes withhold all they would send over 100 blocks (tens of thousands here).
+    assert!(d["withhold"] > 1000, "{d:?}");
 }
 
 #[test]
