@@ -175,6 +175,8 @@ def check(i: int, work: Path):
         reason = "unsettled, gave up"
     elif reason == "unsettled" and a["network"].get("upload_backlog_s", 0) > 0:
         reason = "unsettled, swamped upload"
+    elif reason == "unsettled" and m.get("replicas_fetching", 0) > 0:
+        reason = "unsettled, still fetching"
     return problems, reason
 
 

@@ -557,6 +557,11 @@ impl ChainNode {
         self.inflight.iter().any(|r| r.block == b)
     }
 
+    /// Some request of this replica awaits its block (or its timeout).
+    pub fn is_fetching(&self) -> bool {
+        !self.inflight.is_empty()
+    }
+
     /// Stops listening to `peer` (either side of a ban), and moves what was being fetched from
     /// it to other peers that announced it (or gives it up).
     fn drop_peer(&mut self, ctx: &mut Ctx<'_, Self>, peer: NodeId) {

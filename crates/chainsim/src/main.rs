@@ -494,6 +494,14 @@ fn warn_unfinished(s: &Summary) {
                         if k == 1 { "lacks" } else { "lack" }
                     ),
                 };
+                let fetching = match m.replicas_fetching {
+                    0 => String::new(),
+                    k => format!(
+                        "; {k} of them {} still fetching, a request awaiting its block or its \
+                         consensus.request_timeout",
+                        if k == 1 { "was" } else { "were" }
+                    ),
+                };
                 let queued = match r.network.upload_backlog_node {
                     Some(node) if r.network.upload_backlog_s > 0.0 => format!(
                         "; node {node}'s upload link was still booked {:.0} s past the end \
@@ -513,7 +521,7 @@ fn warn_unfinished(s: &Summary) {
                 };
                 format!(
                     "the honest replicas {state} when stop.settle ran out after mining \
-                     stopped{cut}{behind}{queued}"
+                     stopped{cut}{behind}{fetching}{queued}"
                 )
             }
             Ok(StopReason::NoHashPower) => format!(

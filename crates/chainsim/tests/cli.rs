@@ -504,6 +504,25 @@ fn unsettled_runs_finish_and_warn() {
     let said = format!("{behind} of them lack a block they gave up fetching");
     assert!(err.contains(&said), "{err}");
     assert!(report(&dir).contains("<th>behind after a give-up</th>"));
+    // Lossy, one block, requests that wait ten hours: the settle window closes while some
+    // replicas still wait, and the warning counts them.
+    let waiting = [
+        ("blocks = 200", "blocks = 1\nsettle = \"10m\""),
+        (
+            "[consensus]",
+            "loss = 0.3\n\n[consensus]\nrequest_timeout = \"10h\"",
+        ),
+    ];
+    let (dir, err) = run_quickstart_with(tmp.path(), "waiting", &waiting);
+    let k = summary(&dir.join("out"))["runs"][0]["metrics"]["replicas_fetching"].as_u64();
+    assert!(k.is_some_and(|k| k > 0), "{k:?}");
+    let verb = if k == Some(1) { "was" } else { "were" };
+    let said = format!(
+        "{} of them {verb} still fetching, a request awaiting",
+        k.unwrap()
+    );
+    assert!(err.contains(&said), "{err}");
+    assert!(report(&dir).contains("<th>still fetching at the end</th>"));
     // A lone miner everyone fetches from, with requests asked again while the first
     // transfers still wait: the warning names its swamped upload link.
     let swamped = [

@@ -118,6 +118,11 @@ pub struct ChainMetrics {
     /// weigh the subtrees differently and prefer another tip).
     #[serde(default)]
     pub replicas_missing_abandoned: u32,
+    /// Honest online replicas with a request still in flight at the end, awaiting its block
+    /// or its `consensus.request_timeout`: a run that ran out of `stop.settle` while they were
+    /// fetching (say, a block mined late whose request was lost).
+    #[serde(default)]
+    pub replicas_fetching: u32,
     /// Per block: hash-weighted receive delay over the honest miners (see
     /// [`BlockRecord::exposure_s`]); blocks that did not reach every honest node are left out.
     #[serde(default)]
@@ -803,6 +808,7 @@ impl Observer {
             rejected_blocks: self.rejected,
             fetches_abandoned: self.abandoned,
             replicas_missing_abandoned: self.behind_after_give_up(&on_main),
+            replicas_fetching: 0, // the runner's: it sees the replicas' requests
             honest_fork_rate: if honest_mined == 0 {
                 0.0
             } else {

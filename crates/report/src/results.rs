@@ -160,6 +160,7 @@ pub fn point_metrics(r: &RunRecord) -> Vec<(&'static str, f64)> {
             "replicas_missing_abandoned",
             f64::from(m.replicas_missing_abandoned),
         ),
+        ("replicas_fetching", f64::from(m.replicas_fetching)),
         ("invalid_bytes_received", m.invalid_bytes_received as f64),
         ("upload_backlog_s", r.network.upload_backlog_s),
         (

@@ -349,6 +349,9 @@ pub fn run_with_progress(
     metrics.attacks = attack::reports(cfg, &metrics, &world.nodes, driver.observer.samples());
     metrics.invalid_bytes_received = metrics.rejected_blocks * u64::from(cfg.chain.block_size);
     metrics.final_honest_groups = honest_groups(&world, &honest);
+    metrics.replicas_fetching = (world.nodes.iter().enumerate())
+        .filter(|&(i, n)| honest[i] && world.net.is_up(NodeId(i as u32)) && n.is_fetching())
+        .count() as u32;
     let backlog = world.net.upload_backlog(now);
     let s = &world.net.stats;
     let mut by_kind = BTreeMap::new();

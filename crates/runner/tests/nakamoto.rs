@@ -131,6 +131,31 @@ fn a_swamped_upload_link_is_named_when_it_keeps_replicas_apart() {
     );
 }
 
+/// A run whose settle window runs out while replicas still wait for a request (lost, with a
+/// ten-hour timeout, and no later block to bring the one they miss) counts them; without loss
+/// nothing is in flight at the end.
+#[test]
+fn replicas_still_fetching_at_the_end_are_counted() {
+    let mut cfg = base(40, 1);
+    cfg.chain.relay = Relay::InvGetData;
+    cfg.latency = Latency::constant(SimDuration::from_millis(100));
+    cfg.chain.request_timeout = SimDuration::from_secs(36_000);
+    cfg.settle = Some(SimDuration::from_secs(600));
+    cfg.loss = 0.3;
+    let out = run_one(&cfg, 2).unwrap();
+    assert_eq!(out.stop_reason, des::StopReason::Unsettled);
+    let m = &out.metrics;
+    assert!(
+        m.replicas_fetching > 0 && m.replicas_fetching <= 40,
+        "{}",
+        m.replicas_fetching
+    );
+    cfg.loss = 0.0;
+    let out = run_one(&cfg, 2).unwrap();
+    assert_eq!(out.stop_reason, des::StopReason::Done);
+    assert_eq!(out.metrics.replicas_fetching, 0);
+}
+
 /// Compact block relay on a bandwidth-limited network (1 MB blocks at 20 Mbit/s): every block
 /// reaches every node, also under 5 % loss; the share of compact blocks that need a
 /// getblocktxn round is the failure probability (within 4 binomial standard errors); pairs
