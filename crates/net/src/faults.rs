@@ -199,8 +199,7 @@ impl LinkRule for Isolate {
         &self.name
     }
     fn decide(&mut self, m: &MessageView<'_>, _rng: &mut SimRng) -> Option<Verdict> {
-        (self.from <= m.now && m.now < self.until && self.cuts(m.src, m.dst))
-            .then_some(Verdict::Drop)
+        self.severs(m.src, m.dst, m.now).then_some(Verdict::Drop)
     }
     fn end(&mut self, at: SimTime) {
         self.until = self.until.min(at);
