@@ -353,21 +353,40 @@ fn draw<DB: DrawingBackend>(
     Ok(())
 }
 
-/// Legend text wrapped at word boundaries to fit the legend strip.
+/// Legend text wrapped at word boundaries to fit the legend strip; a word longer than a line
+/// (`network.loss_mode="retransmit"`) is cut into pieces that each start a line.
 fn wrap(text: &str, width: usize) -> Vec<String> {
     let mut lines: Vec<String> = vec![];
     let mut cur = String::new();
     for w in text.split(' ') {
-        if !cur.is_empty() && cur.chars().count() + 1 + w.chars().count() > width {
-            lines.push(std::mem::take(&mut cur));
+        for (i, piece) in pieces(w, width).into_iter().enumerate() {
+            let full = cur.chars().count() + 1 + piece.chars().count() > width;
+            if !cur.is_empty() && (i > 0 || full) {
+                lines.push(std::mem::take(&mut cur));
+            }
+            if !cur.is_empty() {
+                cur.push(' ');
+            }
+            cur.push_str(piece);
         }
-        if !cur.is_empty() {
-            cur.push(' ');
-        }
-        cur.push_str(w);
     }
     lines.push(cur);
     lines
+}
+
+/// `word` cut into pieces of at most `width` characters, each ending after the last `=`, `.`,
+/// `_`, `,` or `/` within reach if there is one (so keys and values stay whole).
+fn pieces(word: &str, width: usize) -> Vec<&str> {
+    let mut out = vec![];
+    let mut rest = word;
+    while let Some((at, _)) = rest.char_indices().nth(width.max(1)) {
+        let head = &rest[..at];
+        let cut = head.rfind(['=', '.', '_', ',', '/']).map_or(at, |i| i + 1);
+        out.push(&rest[..cut]);
+        rest = &rest[cut..];
+    }
+    out.push(rest);
+    out
 }
 
 /// Characters per legend line (DejaVu Sans at 17 px averages under 9 px per character).
@@ -435,6 +454,13 @@ mod tests {
             vec!["mean of", "all per 2m"]
         );
         assert_eq!(wrap("short", 10), vec!["short"]);
+        // A key=value longer than a line (it ran off the strip): cut after the `=`.
+        assert_eq!(
+            wrap("estimate, network.loss_mode=\"retransmit\"", 25),
+            vec!["estimate,", "network.loss_mode=", "\"retransmit\""]
+        );
+        assert_eq!(wrap("abcdefghij", 4), vec!["abcd", "efgh", "ij"]);
+        assert_eq!(wrap("a.b.c.d.e", 4), vec!["a.b.", "c.d.", "e"]);
     }
 
     /// The rows (top, bottom) holding pixels of colour `c`.
