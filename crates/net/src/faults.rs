@@ -71,13 +71,39 @@ impl Partition {
     }
 }
 
+des::named_enum! {
+    /// What the network's message loss (`network.loss`) means.
+    pub enum LossMode {
+        /// A lost message is gone, as a datagram would be; the protocol's own retries (block
+        /// requests) make up for it, announcements are not resent.
+        Drop = "drop",
+        /// The link resends it, as TCP does: a lost message arrives one retransmission
+        /// timeout later, the timeout doubling with every loss (capped at [`RTO_MAX`]); after
+        /// [`MAX_RETRANSMISSIONS`] resends it is dropped (the connection would be reset).
+        Retransmit = "retransmit",
+    }
+}
+
+/// Resends before a retransmitted message is given up (Linux's `tcp_retries2`).
+pub const MAX_RETRANSMISSIONS: u32 = 15;
+/// The longest retransmission timeout (Linux's `TCP_RTO_MAX`). With a 200 ms first timeout the
+/// last resend's runs out 924.6 s after the first send, Linux's figure for `tcp_retries2 = 15`.
+pub const RTO_MAX: SimDuration = SimDuration::from_secs(120);
+
 #[derive(Debug)]
 pub enum Rule {
     /// Drops messages from or to a crashed node.
     Crash,
     Partition(Partition),
+    /// Each message is lost with probability `p` and dropped ([`LossMode::Drop`]).
     Loss {
         p: f64,
+    },
+    /// Each message is lost with probability `p` and resent after `timeout`
+    /// ([`LossMode::Retransmit`]); every resend may be lost again.
+    Resend {
+        p: f64,
+        timeout: SimDuration,
     },
     Duplicate {
         p: f64,
@@ -95,7 +121,7 @@ impl Rule {
         match self {
             Rule::Crash => "crash".into(),
             Rule::Partition(_) => "partition".into(),
-            Rule::Loss { .. } => "loss".into(),
+            Rule::Loss { .. } | Rule::Resend { .. } => "loss".into(),
             Rule::Duplicate { .. } => "duplicate".into(),
             Rule::Jitter { .. } => "jitter".into(),
             Rule::Link(r) => r.name().to_string(),
@@ -110,6 +136,7 @@ impl Rule {
                 (p.active(m.now) && p.cuts(m.src, m.dst)).then_some(Verdict::Drop)
             }
             Rule::Loss { p } => rng.bernoulli(*p).then_some(Verdict::Drop),
+            Rule::Resend { p, timeout } => rng.bernoulli(*p).then(|| resend(*p, *timeout, rng)),
             Rule::Duplicate { p, delay } => rng.bernoulli(*p).then_some(Verdict::Duplicate(*delay)),
             Rule::Jitter { max } => Some(Verdict::Delay(SimDuration::from_nanos(
                 rng.below(max.as_nanos() + 1),
@@ -117,6 +144,22 @@ impl Rule {
             Rule::Link(r) => r.decide(m, rng),
         }
     }
+}
+
+/// What becomes of a message that was lost once on a link that resends: the k-th resend leaves
+/// min(`timeout` · 2^(k−1), [`RTO_MAX`]) after the one before, and is lost again with
+/// probability `p`.
+fn resend(p: f64, timeout: SimDuration, rng: &mut SimRng) -> Verdict {
+    let mut wait = timeout.min(RTO_MAX);
+    let mut extra = SimDuration::ZERO;
+    for _ in 0..MAX_RETRANSMISSIONS {
+        extra = extra.saturating_add(wait);
+        if !rng.bernoulli(p) {
+            return Verdict::Delay(extra);
+        }
+        wait = wait.saturating_add(wait).min(RTO_MAX);
+    }
+    Verdict::Drop
 }
 
 /// A node that goes down at `at` and (optionally) comes back at `restart`.

@@ -15,7 +15,8 @@ pub mod testkit;
 pub mod topology;
 
 pub use faults::{
-    Crash, Isolate, LinkAction, LinkRule, MessageView, Misbehave, Partition, Rule, Verdict,
+    Crash, Isolate, LinkAction, LinkRule, LossMode, MAX_RETRANSMISSIONS, MessageView, Misbehave,
+    Partition, RTO_MAX, Rule, Verdict,
 };
 pub use link::{Bandwidth, Latency, LatencySampler, Spread};
 pub use network::{ControlPath, LinkCosts, NetConfig, NetStats, Network, Transit};

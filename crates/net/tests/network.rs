@@ -227,6 +227,73 @@ fn loss_rate_within_binomial_tolerance() {
     }
 }
 
+/// A link that resends (TCP-like): a message lost k times arrives k backoffs late, the first
+/// the timeout and each next one twice the last (up to `RTO_MAX`). k is geometric,
+/// P(k) = p^k (1 − p): each k's count is within five binomial standard deviations. A message
+/// lost on every resend is dropped after `MAX_RETRANSMISSIONS`.
+#[test]
+fn retransmissions_back_off_and_their_number_is_geometric() {
+    let ms = SimDuration::from_millis;
+    let (a, b) = (NodeId(0), NodeId(1));
+    let msg = Sized {
+        size: 100,
+        control: true,
+    };
+    let timeout = ms(200);
+    // The wait after k losses, computed here from the definition.
+    let after = |k: u32| -> u64 {
+        (0..k)
+            .map(|j| (timeout.as_nanos() << j).min(RTO_MAX.as_nanos()))
+            .sum()
+    };
+    // The last resend's timeout runs out 924.6 s after the first send: Linux's figure for
+    // tcp_retries2 = 15 with its 200 ms minimum timeout.
+    assert_eq!(after(MAX_RETRANSMISSIONS + 1), ms(924_600).as_nanos());
+    let network = |p: f64| {
+        let mut cfg = plain(ms(50));
+        cfg.rules.push(Rule::Resend { p, timeout });
+        let topo = Topology::build(&TopologyKind::Complete, 2, &mut rng(1)).unwrap();
+        Network::new(topo, cfg, &RngFactory::new(5))
+    };
+    let (n, p) = (200_000u64, 0.3);
+    let mut net = network(p);
+    let mut counts = [0u64; MAX_RETRANSMISSIONS as usize + 1];
+    for _ in 0..n {
+        let Transit::Arrives(t) = net.transmit(SimTime::ZERO, a, b, &msg) else {
+            panic!("a message was dropped or duplicated");
+        };
+        let extra = t.as_nanos() - ms(50).as_nanos();
+        let k = (0..=MAX_RETRANSMISSIONS)
+            .position(|k| after(k) == extra)
+            .unwrap_or_else(|| panic!("{extra} ns is no whole number of backoffs"));
+        counts[k] += 1;
+    }
+    for (k, &c) in counts.iter().enumerate().take(6) {
+        let q = p.powi(k as i32) * (1.0 - p);
+        let sd = (n as f64 * q * (1.0 - q)).sqrt();
+        assert!(
+            (c as f64 - n as f64 * q).abs() < 5.0 * sd,
+            "{c} messages lost {k} times, expected {}",
+            n as f64 * q
+        );
+    }
+    let loss = net
+        .stats
+        .rule_names
+        .iter()
+        .position(|r| r == "loss")
+        .unwrap();
+    assert_eq!(net.stats.delayed[loss], n - counts[0]);
+    assert_eq!(net.stats.dropped[loss], 0);
+
+    let mut net = network(1.0);
+    assert_eq!(net.transmit(SimTime::ZERO, a, b, &msg), Transit::Lost);
+    assert_eq!((net.stats.dropped[loss], net.stats.delayed[loss]), (1, 0));
+    for m in LossMode::ALL {
+        assert_eq!(m.name().parse::<LossMode>().unwrap(), *m);
+    }
+}
+
 #[test]
 fn partition_blocks_exactly_cross_group_traffic_in_window() {
     let from = SimTime::ZERO + SimDuration::from_secs(1);

@@ -4,6 +4,9 @@ use chain::ChainParams;
 use des::SimDuration;
 use net::{Latency, TopologyKind};
 
+/// The default retransmission timeout of `loss_mode = "retransmit"`: Linux's minimum RTO.
+pub const DEFAULT_RTO: SimDuration = SimDuration::from_millis(200);
+
 /// A region of the network (as in SimBlock's Bitcoin model).
 #[derive(Clone, Debug, PartialEq)]
 pub struct RegionCfg {
@@ -164,6 +167,9 @@ pub struct RunConfig {
     pub download_bps: Option<u64>,
     /// Fault rules in chain order: loss, duplication, jitter.
     pub loss: f64,
+    /// What a loss does: drop the message, or resend it after `retransmit_timeout` (TCP).
+    pub loss_mode: net::LossMode,
+    pub retransmit_timeout: SimDuration,
     pub duplicate: f64,
     pub duplicate_delay: SimDuration,
     pub jitter: SimDuration,
@@ -253,6 +259,8 @@ impl RunConfig {
             upload_bps: Some(20_000_000),
             download_bps: Some(20_000_000),
             loss: 0.0,
+            loss_mode: net::LossMode::Drop,
+            retransmit_timeout: DEFAULT_RTO,
             duplicate: 0.0,
             duplicate_delay: SimDuration::from_millis(10),
             jitter: SimDuration::ZERO,

@@ -11,7 +11,7 @@ pub mod validate;
 
 pub use config::{
     ByzantineCfg, CrashCfg, EclipseFeed, HashDist, HashPower, PartitionCfg, RegionCfg, RunConfig,
-    StrategyKind,
+    StrategyKind, DEFAULT_RTO,
 };
 pub use driver::{check_safety, ChainDriver, Progress, MAX_SAMPLES};
 
@@ -57,7 +57,11 @@ pub struct NetSummary {
     pub absorbed: u64,
     pub dropped: BTreeMap<String, u64>,
     pub duplicated: u64,
+    /// Messages a rule delayed (jitter, an attacker, a resend after a loss).
     pub delayed: u64,
+    /// Of those, messages lost at least once and resent (`network.loss_mode = "retransmit"`).
+    #[serde(default)]
+    pub resent: u64,
     pub topology_edges: u64,
     pub topology_mean_degree: f64,
     pub topology_components: u64,
@@ -197,7 +201,13 @@ pub fn build(
     // duplicate or jitter (jitter decides every message it sees: after it, no rule is asked).
     let mut rules = attack::link_rules(cfg);
     if cfg.loss > 0.0 {
-        rules.push(Rule::Loss { p: cfg.loss });
+        rules.push(match cfg.loss_mode {
+            net::LossMode::Drop => Rule::Loss { p: cfg.loss },
+            net::LossMode::Retransmit => Rule::Resend {
+                p: cfg.loss,
+                timeout: cfg.retransmit_timeout,
+            },
+        });
     }
     if cfg.duplicate > 0.0 {
         rules.push(Rule::Duplicate {
@@ -372,6 +382,10 @@ pub fn run_with_progress(
         dropped,
         duplicated: s.duplicated.iter().sum(),
         delayed: s.delayed.iter().sum(),
+        resent: (s.rule_names.iter().zip(&s.delayed))
+            .filter(|(name, _)| *name == "loss")
+            .map(|(_, d)| d)
+            .sum(),
         topology_edges: world.net.topo.edge_count() as u64,
         topology_mean_degree: world.net.topo.mean_degree(),
         topology_components: world.net.topo.components() as u64,

@@ -146,6 +146,10 @@ pub struct NetworkToml {
     pub download: Option<Rate>,
     #[serde(default)]
     pub loss: f64,
+    /// What a loss does: drop | retransmit.
+    pub loss_mode: Option<String>,
+    /// The first retransmission timeout (with loss_mode = "retransmit").
+    pub retransmit_timeout: Option<Dur>,
     #[serde(default)]
     pub duplicate: f64,
     pub duplicate_delay: Option<Dur>,

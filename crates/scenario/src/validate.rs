@@ -412,6 +412,21 @@ pub fn validate(f: &ScenarioFile) -> Result<RunConfig, Vec<Issue>> {
     for (key, x) in [("network.loss", n.loss), ("network.duplicate", n.duplicate)] {
         v.prob(key, x);
     }
+    let loss_mode = v.enum_value(
+        "network.loss_mode",
+        n.loss_mode.as_deref(),
+        net::LossMode::Drop,
+    );
+    if let Some(t) = n.retransmit_timeout {
+        if loss_mode != net::LossMode::Retransmit {
+            v.err(
+                "network.retransmit_timeout",
+                "only applies with network.loss_mode = \"retransmit\"",
+            );
+        } else if t.0.is_zero() {
+            v.err("network.retransmit_timeout", "must be positive");
+        }
+    }
     // Regions.
     let mut regions = vec![];
     if !n.regions.is_empty() {
@@ -799,6 +814,8 @@ pub fn validate(f: &ScenarioFile) -> Result<RunConfig, Vec<Issue>> {
         upload_bps: n.upload.map(|r| r.0),
         download_bps: n.download.map(|r| r.0),
         loss: n.loss,
+        loss_mode,
+        retransmit_timeout: n.retransmit_timeout.map_or(runner::DEFAULT_RTO, |d| d.0),
         duplicate: n.duplicate,
         duplicate_delay: n
             .duplicate_delay

@@ -134,6 +134,24 @@ fn out_of_range_values_name_key_line_and_what_is_allowed() {
         ),
         (
             "upload = \"20Mbit/s\"",
+            "upload = \"20Mbit/s\"\nloss_mode = \"tcp\"",
+            "network.loss_mode",
+            "drop, retransmit",
+        ),
+        (
+            "upload = \"20Mbit/s\"",
+            "upload = \"20Mbit/s\"\nretransmit_timeout = \"1s\"",
+            "network.retransmit_timeout",
+            "only applies with network.loss_mode = \"retransmit\"",
+        ),
+        (
+            "upload = \"20Mbit/s\"",
+            "upload = \"20Mbit/s\"\nloss_mode = \"retransmit\"\nretransmit_timeout = \"0ms\"",
+            "network.retransmit_timeout",
+            "must be positive",
+        ),
+        (
+            "upload = \"20Mbit/s\"",
             "upload = \"20Mbit/s\"\ncontrol_messages = \"pigeon\"",
             "network.control_messages",
             "uplink, latency-only",
