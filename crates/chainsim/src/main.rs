@@ -292,10 +292,11 @@ fn print_plan(plan: &Plan) {
         outln!("  caution: {c}");
     }
     outln!(
-        "{} point(s) × {} replicate(s) = {} run(s)",
+        "{} point(s) × {} replicate(s) = {} run(s){}",
         plan.points.len(),
         plan.replicates,
-        plan.runs.len()
+        plan.runs.len(),
+        plan.seeds.plan_note()
     );
     for r in &plan.runs {
         let p = &plan.points[r.point];

@@ -128,7 +128,7 @@ pub fn page(res: &Results, figures: &[(&Chart, String)]) -> String {
          <tr><th class=\"l\">scenario sha256</th><td class=\"l\"><code>{sha}</code></td></tr>\
          <tr><th class=\"l\">seed</th><td class=\"l\">{seed}</td></tr>\
          <tr><th class=\"l\">chainsim version</th><td class=\"l\">{ver}</td></tr>\
-         <tr><th class=\"l\">plan</th><td class=\"l\">{np} point(s) × {nr} replicate(s) = {runs} run(s)</td></tr>{sets}\
+         <tr><th class=\"l\">plan</th><td class=\"l\">{np} point(s) × {nr} replicate(s) = {runs} run(s){common}</td></tr>{sets}\
          </table>\n<p>Reproduce: <code>chainsim reproduce DIR</code> re-runs every run and checks its trace hash; \
          <code>chainsim plot DIR</code> redraws this page from the saved results.</p>\n",
         name = e(&s.scenario),
@@ -146,6 +146,7 @@ pub fn page(res: &Results, figures: &[(&Chart, String)]) -> String {
         np = plan.points.len(),
         nr = plan.replicates,
         runs = s.runs.len(),
+        common = e(plan.seeds.plan_note()),
     );
     h.push_str("<h2>Metrics per point</h2>\n<p>Mean ± 95 % confidence half-width over replicates (Student t). \
                 The predicted fork rate is 1 − e<sup>−Δ/T</sup> per block with Δ the measured hash-weighted receive delay.</p>\n<table><tr><th class=\"l\">point</th><th class=\"l\">parameters</th><th>n</th>");

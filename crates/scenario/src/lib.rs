@@ -92,8 +92,40 @@ pub struct Plan {
     pub sha256: String,
     /// The values its `[[set]]` tables (`--set`) fix, each key once (the last wins).
     pub sets: BTreeMap<String, toml::Value>,
+    pub seeds: Seeds,
     pub points: Vec<Point>,
     pub runs: Vec<RunSpec>,
+}
+
+des::named_enum! {
+    /// How the points of a sweep draw their runs' seeds (`seeds = "…"`).
+    pub enum Seeds {
+        /// Every run has its own seed, from (seed, point, replicate): the points are
+        /// independent samples.
+        Independent = "independent",
+        /// Replicate r has the same seed at every point (common random numbers): the points
+        /// differ only where their settings make them, so comparisons between points are
+        /// paired, and two points with the same settings are the same runs.
+        Common = "common",
+    }
+}
+
+impl Seeds {
+    /// What the plan's summary line adds (nothing for independent seeds).
+    pub fn plan_note(self) -> &'static str {
+        match self {
+            Seeds::Independent => "",
+            Seeds::Common => ", replicate r with the same seed at every point (seeds = \"common\")",
+        }
+    }
+
+    /// The point whose seeds point `point` takes.
+    pub fn seed_point(self, point: usize) -> usize {
+        match self {
+            Seeds::Independent => point,
+            Seeds::Common => 0,
+        }
+    }
 }
 
 /// The seed of run (point, replicate): independent of every other run and of the plan's size.
@@ -475,7 +507,7 @@ pub fn parse(file: &str, text: &str) -> Result<Plan, ScenarioErrors> {
         if values.is_empty() {
             return Err(one(fail("a swept key needs at least one value".into())));
         }
-        if ["name", "seed", "replicates", "description"].contains(&key.as_str())
+        if ["name", "seed", "seeds", "replicates", "description"].contains(&key.as_str())
             || key.starts_with("sweep")
         {
             return Err(one(fail(format!("`{key}` cannot be swept"))));
@@ -559,6 +591,10 @@ pub fn parse(file: &str, text: &str) -> Result<Plan, ScenarioErrors> {
     if !problems.is_empty() {
         return Err(errs(problems));
     }
+    // `validate` refused any other value.
+    let seeds = (base.seeds.as_deref())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(Seeds::Independent);
     let runs = points
         .iter()
         .flat_map(|p| {
@@ -566,7 +602,7 @@ pub fn parse(file: &str, text: &str) -> Result<Plan, ScenarioErrors> {
                 id: format!("p{:03}-r{:03}", p.index, r),
                 point: p.index,
                 replicate: r,
-                seed: run_seed(base.seed, p.index, r),
+                seed: run_seed(base.seed, seeds.seed_point(p.index), r),
             })
         })
         .collect();
@@ -581,6 +617,7 @@ pub fn parse(file: &str, text: &str) -> Result<Plan, ScenarioErrors> {
             .map(|b| format!("{b:02x}"))
             .collect(),
         sets,
+        seeds,
         points,
         runs,
     })
@@ -591,7 +628,7 @@ impl Plan {
     pub fn with_seed(mut self, seed: u64) -> Plan {
         self.seed = seed;
         for r in &mut self.runs {
-            r.seed = run_seed(seed, r.point, r.replicate);
+            r.seed = run_seed(seed, self.seeds.seed_point(r.point), r.replicate);
         }
         self
     }

@@ -23,6 +23,8 @@ pub struct ScenarioFile {
     pub seed: u64,
     #[serde(default = "one_u32")]
     pub replicates: u32,
+    /// How a sweep's points draw their seeds: independent | common.
+    pub seeds: Option<String>,
     #[serde(default)]
     pub stop: StopToml,
     pub network: NetworkToml,

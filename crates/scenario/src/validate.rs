@@ -297,6 +297,7 @@ pub fn validate(f: &ScenarioFile) -> Result<RunConfig, Vec<Issue>> {
     if f.replicates == 0 {
         v.err("replicates", "must be at least 1");
     }
+    v.enum_value("seeds", f.seeds.as_deref(), crate::Seeds::Independent);
     let before = v.issues.len();
     let nodes = v.count("network.nodes", n.nodes, 1, 1_000_000);
     if v.issues.len() > before {

@@ -248,6 +248,53 @@ fn sweep_expands_grid_times_replicates_and_checks_values() {
     );
 }
 
+/// `seeds = "common"` gives replicate r the seed of point 0's replicate r at every point (and
+/// keeps doing so under another master seed); by default every run's seed is its own. The key
+/// is checked and cannot be swept.
+#[test]
+fn common_seeds_repeat_across_points() {
+    let sweep = "\n[sweep]\n\"network.loss\" = [0.0, 0.1, 0.2]\n";
+    let independent = parse("s.toml", &format!("{QUICKSTART}{sweep}")).unwrap();
+    let common = with("replicates = 3", "replicates = 3\nseeds = \"common\"");
+    let plans = [
+        parse("s.toml", &format!("{common}{sweep}")).unwrap(),
+        parse("s.toml", &format!("{common}{sweep}"))
+            .unwrap()
+            .with_seed(99),
+    ];
+    for plan in &plans {
+        assert_eq!(plan.seeds, scenario::Seeds::Common);
+        assert_eq!(plan.runs.len(), 9);
+        for r in &plan.runs {
+            assert_eq!(
+                r.seed,
+                scenario::run_seed(plan.seed, 0, r.replicate),
+                "{}",
+                r.id
+            );
+        }
+        let distinct: std::collections::BTreeSet<u64> = plan.runs.iter().map(|r| r.seed).collect();
+        assert_eq!(distinct.len(), 3);
+    }
+    assert_eq!(independent.seeds, scenario::Seeds::Independent);
+    let distinct: std::collections::BTreeSet<u64> =
+        independent.runs.iter().map(|r| r.seed).collect();
+    assert_eq!(distinct.len(), 9);
+    // Point 0's seeds are the same either way.
+    assert_eq!(independent.runs[1].seed, plans[0].runs[1].seed);
+
+    let bad = with("replicates = 3", "replicates = 3\nseeds = \"paired\"");
+    let e = err(&bad);
+    assert_eq!(e.0[0].key.as_deref(), Some("seeds"), "{e}");
+    assert_eq!(e.0[0].line, Some(line_of(&bad, "seeds = ")), "{e}");
+    assert!(e.to_string().contains("independent, common"), "{e}");
+    let swept = format!("{QUICKSTART}\n[sweep]\nseeds = [\"common\"]\n");
+    assert!(err(&swept).to_string().contains("`seeds` cannot be swept"));
+    for s in scenario::Seeds::ALL {
+        assert_eq!(s.name().parse::<scenario::Seeds>().unwrap(), *s);
+    }
+}
+
 /// Regression: a swept node count that is out of range also produced "degree 8 must be less
 /// than network.nodes (1)" (checked against a stand-in count); and a key weighed against a
 /// swept one did not say at which point it failed.
