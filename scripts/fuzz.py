@@ -4,7 +4,7 @@
     python3 scripts/fuzz.py [FIRST [COUNT]]      (default: 1 200)
 
 Each case is a small random scenario (topology — a quarter of them SimBlock's regional model —,
-latency spread, bandwidth, loss, duplication, jitter, partitions, crashes, fork choice, relay,
+latency spread, bandwidth, loss (dropped or resent), duplication, jitter, partitions, crashes, fork choice, relay,
 hash power distribution, up to two [[byzantine]] tables). It checks:
   - the run exits 0 or 2 (2 only with an `error:` message: a scenario the validator refuses);
     anything else (a panic, a hang past the timeout) is a bug;
@@ -60,8 +60,15 @@ def scenario(i: int) -> str:
         lines.append(f'latency_spread = "{r.choice(["exponential", "lognormal", "pareto"])}"')
     if r.random() < 0.5 and not regions:
         lines += ['upload = "10Mbit/s"', 'download = "20Mbit/s"']
-    if r.random() < 0.5 and topo != "ring":  # a ring with loss: see README on announcements
-        lines.append(f"loss = {r.choice([0.02, 0.1, 0.2])}")
+    if r.random() < 0.5:
+        mode = r.choice(["drop", "retransmit"])
+        # A ring dropping messages: see README on announcements.
+        if topo != "ring" or mode == "retransmit":
+            lines.append(f"loss = {r.choice([0.02, 0.1, 0.2])}")
+        if mode == "retransmit":
+            lines.append('loss_mode = "retransmit"')
+            if r.random() < 0.5:
+                lines.append(f'retransmit_timeout = "{r.choice(["50ms", "1s"])}"')
     if r.random() < 0.3:
         lines.append(f"duplicate = {r.choice([0.05, 0.3])}")
     if r.random() < 0.3:

@@ -400,7 +400,10 @@ fn check_prints_the_plan() {
         .stdout
         .clone();
     let s = String::from_utf8_lossy(&out);
-    assert!(s.contains("5 point(s) × 4 replicate(s) = 20 run(s)"), "{s}");
+    assert!(
+        s.contains("10 point(s) × 4 replicate(s) = 40 run(s), replicate r with the same seed"),
+        "{s}"
+    );
     // loss-sweep: 150 blocks of 30 s, so the settle window is 100 × 30 s.
     assert!(
         s.contains("stop: mine 150 blocks, then wait up to 50m (stop.settle)")
@@ -408,7 +411,7 @@ fn check_prints_the_plan() {
         "{s}"
     );
     assert!(
-        s.contains("p004-r003") && s.contains("network.loss=0.3"),
+        s.contains("p009-r003") && s.contains("network.loss=0.3, network.loss_mode=\"retransmit\""),
         "{s}"
     );
 }
