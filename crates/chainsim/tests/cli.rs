@@ -417,7 +417,8 @@ fn check_prints_the_plan() {
 }
 
 /// A request timeout shorter than one block's transfer (1 MB at 20 Mbit/s: 0.4 s) is valid
-/// but defeats itself: `check` lists it as a caution and `run` warns before it runs.
+/// but defeats itself: `check` lists it as a caution and `run` warns before it runs. So is a
+/// link that resends later than the request times out.
 #[test]
 fn self_defeating_settings_are_cautioned_by_check_and_run() {
     let tmp = tempfile::tempdir().unwrap();
@@ -439,6 +440,22 @@ fn self_defeating_settings_are_cautioned_by_check_and_run() {
     let out = String::from_utf8_lossy(&check.stdout);
     assert!(out.contains(&format!("  caution: {said}")), "{out}");
     assert!(out.contains("take 400ms"), "{out}");
+    // A link whose first resend comes after the request has timed out.
+    let edits = [
+        ("blocks = 200", "blocks = 5"),
+        (
+            "download = \"20Mbit/s\"",
+            "download = \"20Mbit/s\"\nloss = 0.1\nloss_mode = \"retransmit\"\nretransmit_timeout = \"30s\"",
+        ),
+        (
+            "relay = \"inv-getdata\"",
+            "relay = \"inv-getdata\"\nrequest_timeout = \"10s\"",
+        ),
+    ];
+    let (_, err) = run_quickstart_with(tmp.path(), "late-resend", &edits);
+    let said =
+        "network.retransmit_timeout (30s) is not shorter than consensus.request_timeout (10s)";
+    assert!(err.contains(&format!("warning: {said}")), "{err}");
     // The quickstart as shipped has nothing to caution about.
     let (_, err) = run_quickstart_with(tmp.path(), "plain", &[("blocks = 200", "blocks = 5")]);
     assert!(!err.contains("warning"), "{err}");

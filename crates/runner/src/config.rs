@@ -241,6 +241,15 @@ impl RunConfig {
                 ));
             }
         }
+        let resends = self.loss > 0.0 && self.loss_mode == net::LossMode::Retransmit;
+        if resends && requests && self.retransmit_timeout >= self.chain.request_timeout {
+            out.push(format!(
+                "network.retransmit_timeout ({}) is not shorter than consensus.request_timeout \
+                 ({}): a lost request or block is asked for again, from another peer, before \
+                 the link has resent it, so every loss costs a second transfer",
+                self.retransmit_timeout, self.chain.request_timeout
+            ));
+        }
         out
     }
 
