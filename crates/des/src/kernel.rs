@@ -168,6 +168,13 @@ impl<M: Message> Kernel<M> {
         self.queue.len() - cancelled_queued as usize
     }
 
+    /// Messages still on their way (queued message events), and when the last of them arrives.
+    pub fn messages_in_flight(&self) -> (u64, Option<SimTime>) {
+        (self.queue.iter())
+            .filter(|(_, e)| matches!(e, Event::Message { .. }))
+            .fold((0, None), |(n, last), (t, _)| (n + 1, last.max(Some(t))))
+    }
+
     /// Of [`Self::pending`], the messages and live timers: what nodes will still do unless
     /// a control event sets them going again.
     pub fn pending_activity(&self) -> usize {
@@ -270,6 +277,47 @@ mod tests {
         assert_eq!((k.pending(), k.pending_activity()), (1, 0));
         k.next_event().unwrap();
         assert_eq!((k.pending(), k.pending_activity()), (0, 0));
+    }
+
+    /// Messages in flight: the queued message events wherever the queue keeps them (at the
+    /// current time, or in buckets far ahead), and the latest arrival among them.
+    #[test]
+    fn messages_in_flight_counts_queued_messages_only() {
+        let mut k: Kernel<M> = Kernel::new(Limits::default());
+        let n = NodeId(0);
+        let msg = |k: &mut Kernel<M>, t: u64| {
+            k.schedule(
+                SimTime::from_nanos(t),
+                Event::Message {
+                    src: n,
+                    dst: n,
+                    msg: M,
+                },
+            )
+        };
+        assert_eq!(k.messages_in_flight(), (0, None));
+        for t in [5, 5, 70, 1 << 40] {
+            msg(&mut k, t);
+        }
+        k.schedule(SimTime::from_nanos(1 << 50), Event::Control(1));
+        let id = k.timers.alloc();
+        k.schedule(
+            SimTime::from_nanos(1 << 45),
+            Event::Timer {
+                node: n,
+                id,
+                tag: 0,
+            },
+        );
+        let last = Some(SimTime::from_nanos(1 << 40));
+        assert_eq!(k.messages_in_flight(), (4, last));
+        // The first is popped; its twin at the same time now waits at the front.
+        k.next_event().unwrap();
+        assert_eq!(k.messages_in_flight(), (3, last));
+        for _ in 0..3 {
+            k.next_event().unwrap();
+        }
+        assert_eq!(k.messages_in_flight(), (0, None));
     }
 
     /// Cancelled timers far ahead are dropped as the queue moves them; live events keep their

@@ -194,6 +194,14 @@ impl<E> EventQueue<E> {
         self.refill(live).then_some(SimTime::from_nanos(self.last))
     }
 
+    /// Every queued event with its time, in no particular order (O(n): for accounting at the
+    /// end of a run, never on the event loop). Dropped-on-move events may still be among them.
+    pub fn iter(&self) -> impl Iterator<Item = (SimTime, &E)> {
+        let last = SimTime::from_nanos(self.last);
+        (self.front.iter().map(move |e| (last, e)))
+            .chain((self.buckets.iter().flatten()).map(|(k, e)| (SimTime::from_nanos(*k), e)))
+    }
+
     /// The time of the last popped event.
     pub fn now(&self) -> SimTime {
         self.now

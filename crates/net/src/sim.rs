@@ -106,6 +106,15 @@ impl<N: Node> World<N> {
             && self.absorbed_until <= self.now()
     }
 
+    /// Messages still on their way as events, and when the last message on its way arrives
+    /// (absorbed ones included: they are counted when sent, so only their arrival shows here);
+    /// `None` if none is. O(queue): for the end of a run.
+    pub fn in_flight(&self) -> (u64, Option<des::SimTime>) {
+        let (n, last) = self.kernel.messages_in_flight();
+        let absorbed = Some(self.absorbed_until).filter(|&t| t > self.now());
+        (n, last.max(absorbed))
+    }
+
     /// When the last scheduled partition or crash change (start, heal, crash, restart) happens,
     /// zero if none: the network is not [quiet](Self::quiet) before then.
     pub fn last_net_change(&self) -> des::SimTime {

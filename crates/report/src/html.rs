@@ -151,12 +151,13 @@ pub fn page(res: &Results, figures: &[(&Chart, String)]) -> String {
     h.push_str("<h2>Metrics per point</h2>\n<p>Mean ± 95 % confidence half-width over replicates (Student t). \
                 The predicted fork rate is 1 − e<sup>−Δ/T</sup> per block with Δ the measured hash-weighted receive delay.</p>\n<table><tr><th class=\"l\">point</th><th class=\"l\">parameters</th><th>n</th>");
     // Shown when any point has some: replicas left behind by a give-up (lossy runs with few
-    // attempts), replicas still fetching at the end, and upload links still booked past the
-    // end (a swamped sender).
+    // attempts), replicas still fetching at the end, upload links still booked past the end
+    // (a swamped sender), and messages still on their way (a network still busy).
     let optional = [
         ("replicas_missing_abandoned", "behind after a give-up", 1),
         ("replicas_fetching", "still fetching at the end", 1),
         ("upload_backlog_s", "upload backlog (s)", 0),
+        ("in_flight_s", "in flight past the end (s)", 0),
     ];
     let columns: Vec<_> = (COLUMNS.iter())
         .chain(optional.iter().filter(|(key, _, _)| {

@@ -41,6 +41,10 @@ pub struct RunMetrics {
     pub wall_time_s: f64,
     pub tie_break_blocks: u64,
     pub mining_stopped_s: Option<f64>,
+    /// The last metrics sample at which the network was still busy (messages on their way,
+    /// node timers set, a partition or crash change to come).
+    #[serde(default)]
+    pub busy_until_s: Option<f64>,
 }
 
 /// One run's record: `runs/<id>.json`.
@@ -79,6 +83,7 @@ impl RunRecord {
                 wall_time_s: wall,
                 tie_break_blocks: out.tie_break_blocks,
                 mining_stopped_s: out.mining_stopped_s,
+                busy_until_s: out.busy_until_s,
             },
             network: out.net.clone(),
             propagation_curves: out.reach.clone(),
@@ -163,6 +168,7 @@ pub fn point_metrics(r: &RunRecord) -> Vec<(&'static str, f64)> {
         ("replicas_fetching", f64::from(m.replicas_fetching)),
         ("invalid_bytes_received", m.invalid_bytes_received as f64),
         ("upload_backlog_s", r.network.upload_backlog_s),
+        ("in_flight_s", r.network.in_flight_s),
         (
             "recovery_after_attack_s",
             m.recovery

@@ -71,6 +71,9 @@ pub struct ChainDriver {
     pub mining_stopped_at: Option<SimTime>,
     /// Blocks mined after the stop condition to break a tie the replicas could not resolve.
     pub tie_break_blocks: u64,
+    /// The last sample at which the network was busy (messages on their way, node timers
+    /// set, or a partition or crash change to come).
+    pub busy_at: Option<SimTime>,
     /// How long the replicas get to agree once mining has stopped and the last scheduled
     /// network change is past.
     pub settle: SimDuration,
@@ -127,6 +130,7 @@ impl ChainDriver {
             mining: true,
             mining_stopped_at: None,
             tie_break_blocks: 0,
+            busy_at: None,
             settle: SimDuration::MAX,
             deadline: None,
             comeback: vec![],
@@ -264,6 +268,9 @@ impl Driver<ChainNode> for ChainDriver {
                 if let Some(p) = &self.progress {
                     p.sim_ms
                         .store(now.as_nanos() / 1_000_000, Ordering::Relaxed);
+                }
+                if !world.quiet() {
+                    self.busy_at = Some(now);
                 }
                 let quiet = !self.mining && world.quiet();
                 if quiet && self.observer.live_tips() <= 1 {

@@ -71,6 +71,14 @@ pub struct NetSummary {
     /// timing out and asked again while the first transfers still wait).
     #[serde(default)]
     pub upload_backlog_s: f64,
+    /// Messages still on their way when the run ended (announcements a receiver absorbed when
+    /// they were sent are not among them), and how long past the end the last message on its
+    /// way, absorbed ones included, arrives (0: none was). Queued uploads count: a message is
+    /// on its way from when it is sent.
+    #[serde(default)]
+    pub in_flight: u64,
+    #[serde(default)]
+    pub in_flight_s: f64,
     /// The node of that link.
     #[serde(default)]
     pub upload_backlog_node: Option<u32>,
@@ -92,6 +100,9 @@ pub struct RunOutput {
     pub lost_wins: u64,
     /// Blocks mined after the stop condition because the replicas were split by a tie.
     pub tie_break_blocks: u64,
+    /// The last metrics sample at which the network was still busy (messages on their way,
+    /// node timers set, a partition or crash change to come).
+    pub busy_until_s: Option<f64>,
 }
 
 /// Per-node hash weights (integers, so the miner draw is exact) from the "hashpower" stream.
@@ -363,6 +374,7 @@ pub fn run_with_progress(
         .filter(|&(i, n)| honest[i] && world.net.is_up(NodeId(i as u32)) && n.is_fetching())
         .count() as u32;
     let backlog = world.net.upload_backlog(now);
+    let (in_flight, last_arrival) = world.in_flight();
     let s = &world.net.stats;
     let mut by_kind = BTreeMap::new();
     for k in MsgKind::ALL {
@@ -390,6 +402,8 @@ pub fn run_with_progress(
         topology_mean_degree: world.net.topo.mean_degree(),
         topology_components: world.net.topo.components() as u64,
         upload_backlog_s: backlog.map_or(0.0, |(_, until)| (until - now).as_secs_f64()),
+        in_flight,
+        in_flight_s: last_arrival.map_or(0.0, |t| (t - now).as_secs_f64()),
         upload_backlog_node: backlog.map(|(n, _)| n.0),
     };
     Ok(RunOutput {
@@ -405,5 +419,6 @@ pub fn run_with_progress(
         mining_stopped_s: driver.mining_stopped_at.map(|t| t.as_secs_f64()),
         lost_wins: driver.lost_wins,
         tie_break_blocks: driver.tie_break_blocks,
+        busy_until_s: driver.busy_at.map(|t| t.as_secs_f64()),
     })
 }
