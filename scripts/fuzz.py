@@ -13,11 +13,12 @@ hash power distribution, up to two [[byzantine]] tables). It checks:
     same metrics and message counts (on continuous latencies; push relay has no announcements
     and is skipped);
   - every fifth case: `chainsim reproduce` re-runs it and finds the same trace hash.
-Runs ending `unsettled` with the honest replicas still connected are listed and kept (those
-whose replicas were cut apart — crashes, a partition, bans —, those with
-replicas behind for a fetch they gave up, and those with an upload link still booked past the
-end — a sender asked for more than its bandwidth carries — are only counted): on a sparse
-graph a lost announcement is not retransmitted, but each deserves a look. Cases run in a temporary folder; failed and unsettled ones are kept there.
+Runs ending `unsettled` that nothing explains are listed and kept; those explained are only
+counted: replicas cut apart (crashes, a partition, bans), replicas behind for a fetch they gave
+up, an upload link still booked past the end (a sender asked for more than its bandwidth
+carries), replicas still fetching, messages still in flight, or a network that went quiet too
+late for a tie-break block. Cases run in a temporary folder; failed and unsettled ones are kept
+there.
 The seed of case i is i: rerun one with `python3 scripts/fuzz.py i 1`.
 """
 import json
@@ -184,6 +185,11 @@ def check(i: int, work: Path):
         reason = "unsettled, swamped upload"
     elif reason == "unsettled" and m.get("replicas_fetching", 0) > 0:
         reason = "unsettled, still fetching"
+    elif reason == "unsettled" and a["network"].get("in_flight_s", 0) > 0:
+        reason = "unsettled, in flight"
+    elif (reason == "unsettled" and m.get("final_tips", 0) > 1
+          and (m.get("busy_until_s") or 0) >= (m.get("mining_stopped_s") or 0)):
+        reason = "unsettled, quiet too late"
     return problems, reason
 
 

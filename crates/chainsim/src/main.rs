@@ -472,73 +472,14 @@ fn cmd_run(plan: &Plan, dir: &Path, jobs: Option<usize>, quiet: bool) -> Result<
 /// Runs that did not end with their stop condition met: their figures describe an unfinished
 /// state (still split replicas, or cut off by a hard limit), which the table does not show.
 fn warn_unfinished(s: &Summary) {
-    use des::StopReason;
     for r in &s.runs {
-        let why = match r.stop_reason.parse::<StopReason>() {
-            Ok(StopReason::Done) => continue,
-            Ok(StopReason::Unsettled) => {
-                let m = &r.metrics.chain;
-                let cut = match m.final_honest_groups {
-                    0 | 1 => String::new(),
-                    g => format!(
-                        " (they are cut into {g} groups that cannot reach each other: crashes, \
-                         a partition or bans)"
-                    ),
-                };
-                let behind = match m.replicas_missing_abandoned {
-                    0 => String::new(),
-                    k => format!(
-                        "; {k} of them {} a block they gave up fetching (consensus.max_attempts \
-                         requests failed, or nobody was left to ask) that no later block pulled \
-                         in: one of the main chain, or under GHOST, where stale blocks weigh \
-                         too, any block",
-                        if k == 1 { "lacks" } else { "lack" }
-                    ),
-                };
-                let fetching = match m.replicas_fetching {
-                    0 => String::new(),
-                    k => format!(
-                        "; {k} of them {} still fetching, a request awaiting its block or its \
-                         consensus.request_timeout",
-                        if k == 1 { "was" } else { "were" }
-                    ),
-                };
-                let queued = match r.network.upload_backlog_node {
-                    Some(node) if r.network.upload_backlog_s > 0.0 => format!(
-                        "; node {node}'s upload link was still booked {:.0} s past the end \
-                         (more was asked of it than its upload bandwidth carries: blocks too \
-                         large for it, or requests timing out and asked again while the first \
-                         transfers still waited; see network.upload, consensus.block_size and \
-                         consensus.request_timeout)",
-                        r.network.upload_backlog_s
-                    ),
-                    _ => String::new(),
-                };
-                let state = match m.final_tips {
-                    0 | 1 => "were on one tip, but the network was not yet quiet (messages \
-                              on their way, or requests awaiting their timeout)"
-                        .to_string(),
-                    t => format!("were still on {t} tips"),
-                };
-                format!(
-                    "the honest replicas {state} when stop.settle ran out after mining \
-                     stopped{cut}{behind}{fetching}{queued}"
-                )
-            }
-            Ok(StopReason::NoHashPower) => format!(
-                "every miner was down for good, so mining stopped after {} blocks",
-                r.metrics.chain.blocks_mined
-            ),
-            Ok(StopReason::TimeLimit) => "it reached stop.max_time".to_string(),
-            Ok(StopReason::EventLimit) => "it reached stop.max_events".to_string(),
-            Ok(StopReason::Drained) => "nothing was left to simulate".to_string(),
-            Err(_) => format!("it ended with {}", r.stop_reason),
-        };
-        errln!(
-            "warning: run {} ended {}: {why}; its metrics describe that unfinished state",
-            r.id,
-            r.stop_reason
-        );
+        if let Some(why) = report::unfinished(r) {
+            errln!(
+                "warning: run {} ended {}: {why}; its metrics describe that unfinished state",
+                r.id,
+                r.stop_reason
+            );
+        }
     }
 }
 

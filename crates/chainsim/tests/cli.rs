@@ -511,6 +511,7 @@ fn unsettled_runs_finish_and_warn() {
     let report = |dir: &Path| std::fs::read_to_string(dir.join("out/report.html")).unwrap();
     assert!(!report(&dir).contains("behind after a give-up"));
     assert!(!report(&dir).contains("upload backlog"));
+    assert!(!err.contains("in flight") && !report(&dir).contains("in flight past"));
     // Lossy, with one request per announcement wave: replicas give up, and the warning says
     // how many are still behind for that.
     let once = ("[consensus]", "loss = 0.3\n\n[consensus]\nmax_attempts = 1");
@@ -543,6 +544,24 @@ fn unsettled_runs_finish_and_warn() {
     );
     assert!(err.contains(&said), "{err}");
     assert!(report(&dir).contains("<th>still fetching at the end</th>"));
+    // One block, and an hour's latency: the settle window closes while the miner's
+    // announcements are still on their way, and the warning counts them.
+    let slow = [
+        ("blocks = 200", "blocks = 1\nsettle = \"10m\""),
+        ("latency = \"100ms\"", "latency = \"1h\""),
+        (
+            "latency_spread = \"exponential\"",
+            "latency_spread = \"constant\"",
+        ),
+    ];
+    let (dir, err) = run_quickstart_with(tmp.path(), "slow", &slow);
+    let net = &summary(&dir.join("out"))["runs"][0]["network"];
+    assert_eq!(net["in_flight"], 8, "the miner's 8 announcements: {net}");
+    let past = net["in_flight_s"].as_f64().unwrap();
+    assert!(past > 0.0 && past < 3600.0, "{net}");
+    let said = format!("8 messages were still in flight, the last arriving {past:.1} s past");
+    assert!(err.contains(&said), "{err}");
+    assert!(report(&dir).contains("<th>in flight past the end (s)</th>"));
     // A lone miner everyone fetches from, with requests asked again while the first
     // transfers still wait: the warning names its swamped upload link.
     let swamped = [

@@ -1,0 +1,212 @@
+//! Why a run did not end with its stop condition met, in words: `chainsim run` warns with it,
+//! since the figures of such a run describe an unfinished state the summary table does not show.
+
+use crate::RunRecord;
+use des::StopReason;
+
+/// What kept run `r` from finishing (still split replicas and, as far as its records tell,
+/// why; or the hard limit that cut it off); `None` if it finished (`done`).
+pub fn unfinished(r: &RunRecord) -> Option<String> {
+    let why = match r.stop_reason.parse::<StopReason>() {
+        Ok(StopReason::Done) => return None,
+        Ok(StopReason::Unsettled) => {
+            let m = &r.metrics.chain;
+            let cut = match m.final_honest_groups {
+                0 | 1 => String::new(),
+                g => format!(
+                    " (they are cut into {g} groups that cannot reach each other: crashes, \
+                     a partition or bans)"
+                ),
+            };
+            let behind = match m.replicas_missing_abandoned {
+                0 => String::new(),
+                k => format!(
+                    "; {k} of them {} a block they gave up fetching (consensus.max_attempts \
+                     requests failed, or nobody was left to ask) that no later block pulled \
+                     in: one of the main chain, or under GHOST, where stale blocks weigh \
+                     too, any block",
+                    if k == 1 { "lacks" } else { "lack" }
+                ),
+            };
+            let fetching = match m.replicas_fetching {
+                0 => String::new(),
+                k => format!(
+                    "; {k} of them {} still fetching, a request awaiting its block or its \
+                     consensus.request_timeout",
+                    if k == 1 { "was" } else { "were" }
+                ),
+            };
+            let queued = match r.network.upload_backlog_node {
+                Some(node) if r.network.upload_backlog_s > 0.0 => format!(
+                    "; node {node}'s upload link was still booked {:.0} s past the end \
+                     (more was asked of it than its upload bandwidth carries: blocks too \
+                     large for it, or requests timing out and asked again while the first \
+                     transfers still waited; see network.upload, consensus.block_size and \
+                     consensus.request_timeout)",
+                    r.network.upload_backlog_s
+                ),
+                // A swamped link explains the messages still in flight; without one, say
+                // that some were.
+                _ if r.network.in_flight_s > 0.0 => format!(
+                    "; {} still in flight, the last arriving {:.1} s past the end: the \
+                     network was still busy (a longer stop.settle lets it finish)",
+                    match r.network.in_flight {
+                        // Only announcements their receivers absorbed.
+                        0 => "announcements were".to_string(),
+                        1 => "1 message was".to_string(),
+                        n => format!("{n} messages were"),
+                    },
+                    r.network.in_flight_s
+                ),
+                _ => String::new(),
+            };
+            // Split replicas, and nothing above to say why: the network may have gone
+            // quiet too late for the tie-break block that would settle them.
+            let explained = [&cut, &behind, &fetching, &queued]
+                .iter()
+                .any(|c| !c.is_empty());
+            let late = match (r.metrics.busy_until_s, r.metrics.mining_stopped_s) {
+                (Some(busy), Some(stop)) if busy >= stop && m.final_tips > 1 && !explained => {
+                    format!(
+                        "; the network was busy until {busy:.0} s, {:.0} s before the end \
+                         (messages on their way or requests awaiting their timeout): too \
+                         little time for the tie-break block that settles split replicas \
+                         (one per consensus.block_interval on average); a longer \
+                         stop.settle lets it finish",
+                        r.metrics.sim_time_s - busy
+                    )
+                }
+                _ => String::new(),
+            };
+            let state = match m.final_tips {
+                0 | 1 => "were on one tip, but the network was not yet quiet (messages \
+                          on their way, or requests awaiting their timeout)"
+                    .to_string(),
+                t => format!("were still on {t} tips"),
+            };
+            format!(
+                "the honest replicas {state} when stop.settle ran out after mining \
+                 stopped{cut}{behind}{fetching}{queued}{late}"
+            )
+        }
+        Ok(StopReason::NoHashPower) => format!(
+            "every miner was down for good, so mining stopped after {} blocks",
+            r.metrics.chain.blocks_mined
+        ),
+        Ok(StopReason::TimeLimit) => "it reached stop.max_time".to_string(),
+        Ok(StopReason::EventLimit) => "it reached stop.max_events".to_string(),
+        Ok(StopReason::Drained) => "nothing was left to simulate".to_string(),
+        Err(_) => format!("it ended with {}", r.stop_reason),
+    };
+    Some(why)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::RunMetrics;
+
+    /// An unsettled run on `tips` tips that stopped mining at 600 s and ended at 3152 s; the
+    /// rest of its record is empty.
+    fn unsettled(tips: u32) -> RunRecord {
+        let mut r = RunRecord {
+            id: "p000-r000".into(),
+            point: 0,
+            replicate: 0,
+            params: Default::default(),
+            seed: 1,
+            scenario_sha256: String::new(),
+            trace_hash: String::new(),
+            stop_reason: StopReason::Unsettled.to_string(),
+            metrics: RunMetrics {
+                chain: Default::default(),
+                events: 0,
+                messages: 0,
+                bytes_sent: 0,
+                sim_time_s: 3152.0,
+                wall_time_s: 0.0,
+                tie_break_blocks: 0,
+                mining_stopped_s: Some(600.0),
+                busy_until_s: Some(590.0),
+            },
+            network: Default::default(),
+            propagation_curves: vec![],
+        };
+        r.metrics.chain.final_tips = tips;
+        r
+    }
+
+    #[test]
+    fn a_run_that_went_quiet_too_late_for_a_tie_break_says_so() {
+        let mut r = unsettled(3);
+        let why = unfinished(&r).unwrap();
+        assert!(
+            why.starts_with("the honest replicas were still on 3 tips"),
+            "{why}"
+        );
+        assert!(
+            !why.contains("busy"),
+            "quiet since before mining stopped: {why}"
+        );
+        r.metrics.busy_until_s = Some(3088.0);
+        let why = unfinished(&r).unwrap();
+        assert!(
+            why.contains("the network was busy until 3088 s, 64 s before the end"),
+            "{why}"
+        );
+        // Something else explains it: that is said instead.
+        r.network.upload_backlog_s = 2.0;
+        r.network.upload_backlog_node = Some(7);
+        let why = unfinished(&r).unwrap();
+        assert!(
+            why.contains("node 7's upload link was still booked 2 s"),
+            "{why}"
+        );
+        assert!(!why.contains("busy until"), "{why}");
+        // On one tip, the state itself says the network was not yet quiet.
+        let mut one = unsettled(1);
+        one.metrics.busy_until_s = Some(3150.0);
+        let why = unfinished(&one).unwrap();
+        assert!(
+            why.contains("on one tip, but the network was not yet quiet"),
+            "{why}"
+        );
+        assert!(!why.contains("busy until"), "{why}");
+    }
+
+    #[test]
+    fn messages_still_in_flight_are_counted_unless_a_swamped_link_explains_them() {
+        let mut r = unsettled(2);
+        r.metrics.busy_until_s = Some(3152.0);
+        r.network.in_flight = 3;
+        r.network.in_flight_s = 12.5;
+        let why = unfinished(&r).unwrap();
+        assert!(
+            why.contains("3 messages were still in flight, the last arriving 12.5 s past the end"),
+            "{why}"
+        );
+        assert!(!why.contains("busy until"), "{why}");
+        r.network.in_flight = 0;
+        let why = unfinished(&r).unwrap();
+        assert!(
+            why.contains("; announcements were still in flight"),
+            "{why}"
+        );
+        r.network.upload_backlog_s = 4.0;
+        r.network.upload_backlog_node = Some(0);
+        let why = unfinished(&r).unwrap();
+        assert!(!why.contains("in flight"), "{why}");
+    }
+
+    #[test]
+    fn finished_runs_need_no_words_and_limits_are_named() {
+        let mut r = unsettled(1);
+        r.stop_reason = StopReason::Done.to_string();
+        assert_eq!(unfinished(&r), None);
+        r.stop_reason = StopReason::EventLimit.to_string();
+        assert_eq!(
+            unfinished(&r).as_deref(),
+            Some("it reached stop.max_events")
+        );
+    }
+}
