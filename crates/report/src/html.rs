@@ -157,7 +157,7 @@ pub fn page(res: &Results, figures: &[(&Chart, String)]) -> String {
         ("replicas_missing_abandoned", "behind after a give-up", 1),
         ("replicas_fetching", "still fetching at the end", 1),
         ("upload_backlog_s", "upload backlog (s)", 0),
-        ("in_flight_s", "in flight past the end (s)", 0),
+        ("in_flight_s", "in flight past the end (s)", 1),
     ];
     let columns: Vec<_> = (COLUMNS.iter())
         .chain(optional.iter().filter(|(key, _, _)| {

@@ -269,10 +269,11 @@ impl Driver<ChainNode> for ChainDriver {
                     p.sim_ms
                         .store(now.as_nanos() / 1_000_000, Ordering::Relaxed);
                 }
-                if !world.quiet() {
+                let busy = !world.quiet();
+                if busy {
                     self.busy_at = Some(now);
                 }
-                let quiet = !self.mining && world.quiet();
+                let quiet = !self.mining && !busy;
                 if quiet && self.observer.live_tips() <= 1 {
                     world.kernel.request_stop(if self.starved {
                         StopReason::NoHashPower

@@ -71,17 +71,18 @@ pub struct NetSummary {
     /// timing out and asked again while the first transfers still wait).
     #[serde(default)]
     pub upload_backlog_s: f64,
-    /// Messages still on their way when the run ended (announcements a receiver absorbed when
-    /// they were sent are not among them), and how long past the end the last message on its
-    /// way, absorbed ones included, arrives (0: none was). Queued uploads count: a message is
-    /// on its way from when it is sent.
-    #[serde(default)]
-    pub in_flight: u64,
-    #[serde(default)]
-    pub in_flight_s: f64,
     /// The node of that link.
     #[serde(default)]
     pub upload_backlog_node: Option<u32>,
+    /// Messages still on their way when the run ended, queued uploads included (a message is
+    /// on its way from when it is sent); announcements a receiver absorbed when they were sent
+    /// are not among them.
+    #[serde(default)]
+    pub in_flight: u64,
+    /// How long past the end the last message on its way (absorbed ones included) arrives;
+    /// 0 if none was.
+    #[serde(default)]
+    pub in_flight_s: f64,
 }
 
 /// Everything one run produced (deterministic: no wall time here).

@@ -92,6 +92,7 @@ pub struct Plan {
     pub sha256: String,
     /// The values its `[[set]]` tables (`--set`) fix, each key once (the last wins).
     pub sets: BTreeMap<String, toml::Value>,
+    /// Whether points draw their own seeds or share them (`seeds`).
     pub seeds: Seeds,
     pub points: Vec<Point>,
     pub runs: Vec<RunSpec>,
