@@ -136,42 +136,37 @@ mod tests {
         r
     }
 
+    /// Asserts that run `r`'s warning says `yes` and not `no`.
+    #[track_caller]
+    fn says(r: &RunRecord, yes: &str, no: &str) {
+        let why = unfinished(r).expect("unfinished");
+        assert!(why.contains(yes) && !why.contains(no), "{why}");
+    }
+
     #[test]
     fn a_run_that_went_quiet_too_late_for_a_tie_break_says_so() {
         let mut r = unsettled(3);
-        let why = unfinished(&r).unwrap();
-        assert!(
-            why.starts_with("the honest replicas were still on 3 tips"),
-            "{why}"
-        );
-        assert!(
-            !why.contains("busy"),
-            "quiet since before mining stopped: {why}"
-        );
+        // Quiet since before mining stopped: nothing to say about it.
+        says(&r, "the honest replicas were still on 3 tips when", "busy");
         r.metrics.busy_until_s = Some(3088.0);
-        let why = unfinished(&r).unwrap();
-        assert!(
-            why.contains("the network was busy until 3088 s, 64 s before the end"),
-            "{why}"
-        );
+        let late = "the network was busy until 3088 s, 64 s before the end";
+        says(&r, late, "upload link");
         // Something else explains it: that is said instead.
         r.network.upload_backlog_s = 2.0;
         r.network.upload_backlog_node = Some(7);
-        let why = unfinished(&r).unwrap();
-        assert!(
-            why.contains("node 7's upload link was still booked 2 s"),
-            "{why}"
+        says(
+            &r,
+            "node 7's upload link was still booked 2 s",
+            "busy until",
         );
-        assert!(!why.contains("busy until"), "{why}");
         // On one tip, the state itself says the network was not yet quiet.
         let mut one = unsettled(1);
         one.metrics.busy_until_s = Some(3150.0);
-        let why = unfinished(&one).unwrap();
-        assert!(
-            why.contains("on one tip, but the network was not yet quiet"),
-            "{why}"
+        says(
+            &one,
+            "on one tip, but the network was not yet quiet",
+            "busy until",
         );
-        assert!(!why.contains("busy until"), "{why}");
     }
 
     #[test]
@@ -180,22 +175,13 @@ mod tests {
         r.metrics.busy_until_s = Some(3152.0);
         r.network.in_flight = 3;
         r.network.in_flight_s = 12.5;
-        let why = unfinished(&r).unwrap();
-        assert!(
-            why.contains("3 messages were still in flight, the last arriving 12.5 s past the end"),
-            "{why}"
-        );
-        assert!(!why.contains("busy until"), "{why}");
+        let flight = "3 messages were still in flight, the last arriving 12.5 s past the end";
+        says(&r, flight, "busy until");
         r.network.in_flight = 0;
-        let why = unfinished(&r).unwrap();
-        assert!(
-            why.contains("; announcements were still in flight"),
-            "{why}"
-        );
+        says(&r, "; announcements were still in flight", "messages were");
         r.network.upload_backlog_s = 4.0;
         r.network.upload_backlog_node = Some(0);
-        let why = unfinished(&r).unwrap();
-        assert!(!why.contains("in flight"), "{why}");
+        says(&r, "upload link", "in flight");
     }
 
     #[test]
