@@ -69,16 +69,23 @@ fn loss_is_survived_and_slows_propagation() {
     }
 }
 
+/// The quickstart with 10 blocks and one request per announcement wave, and its loss-free
+/// metrics (seed 3).
+fn one_attempt() -> (RunConfig, metrics::ChainMetrics) {
+    let mut cfg = RunConfig::quickstart();
+    cfg.stop_blocks = Some(10);
+    cfg.chain.max_attempts = 1;
+    let clean = run_one(&cfg, 3).unwrap().metrics;
+    (cfg, clean)
+}
+
 /// With a single request per announcement wave (`max_attempts = 1`), a lost request is given
 /// up: the replicas say so, and most of those off the main chain at the end are behind for
 /// that (others may sit on an equal-height fork, or fetch from a peer that gave up). Without
 /// loss nobody gives up.
 #[test]
 fn given_up_fetches_are_counted_and_explain_who_stays_behind() {
-    let mut cfg = RunConfig::quickstart();
-    cfg.stop_blocks = Some(10);
-    cfg.chain.max_attempts = 1;
-    let clean = run_one(&cfg, 3).unwrap().metrics;
+    let (mut cfg, clean) = one_attempt();
     assert_eq!(
         (clean.fetches_abandoned, clean.replicas_missing_abandoned),
         (0, 0)
@@ -104,10 +111,7 @@ fn given_up_fetches_are_counted_and_explain_who_stays_behind() {
 /// makes propagation far faster than dropping.
 #[test]
 fn resending_links_lose_time_not_blocks() {
-    let mut cfg = RunConfig::quickstart();
-    cfg.stop_blocks = Some(10);
-    cfg.chain.max_attempts = 1;
-    let clean = run_one(&cfg, 3).unwrap().metrics;
+    let (mut cfg, clean) = one_attempt();
     cfg.loss = 0.3;
     cfg.loss_mode = LossMode::Retransmit;
     let mut ring = cfg.clone();
