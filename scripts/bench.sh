@@ -12,6 +12,9 @@ for s in bitcoin-2019 scale-10k; do
   echo "== $s (1 job)"
   /usr/bin/time -f "wall %e s, peak RSS %M kB" ./target/release/chainsim run "scenarios/$s.toml" --out "$out/$s" --jobs 1
 done
+echo "== scale-10k at 100,000 nodes × 10 blocks (1 job)"
+/usr/bin/time -f "wall %e s, peak RSS %M kB" ./target/release/chainsim run scenarios/scale-10k.toml \
+  --set network.nodes=100000 --set stop.blocks=10 --out "$out/scale-100k" --jobs 1
 # The same network with full blocks and messages on the upload link (no compact relay, no
 # SimBlock message costs), and that with every announcement as an event (the pre-absorption cost).
 sed -e 's/^relay = "compact"/relay = "inv-getdata"/' -e '/^\[consensus.compact\]/,/^$/d' \
