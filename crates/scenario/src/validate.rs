@@ -424,8 +424,14 @@ pub fn validate(f: &ScenarioFile) -> Result<RunConfig, Vec<Issue>> {
                 "network.retransmit_timeout",
                 "only applies with network.loss_mode = \"retransmit\"",
             );
-        } else if t.0.is_zero() {
-            v.err("network.retransmit_timeout", "must be positive");
+        } else if t.0.is_zero() || t.0 > net::RTO_MAX {
+            v.err(
+                "network.retransmit_timeout",
+                format!(
+                    "must be positive and at most {} (the longest wait between resends)",
+                    net::RTO_MAX
+                ),
+            );
         }
     }
     // Regions.

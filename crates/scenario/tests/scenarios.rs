@@ -148,7 +148,13 @@ fn out_of_range_values_name_key_line_and_what_is_allowed() {
             "upload = \"20Mbit/s\"",
             "upload = \"20Mbit/s\"\nloss_mode = \"retransmit\"\nretransmit_timeout = \"0ms\"",
             "network.retransmit_timeout",
-            "must be positive",
+            "must be positive and at most 2m",
+        ),
+        (
+            "upload = \"20Mbit/s\"",
+            "upload = \"20Mbit/s\"\nloss_mode = \"retransmit\"\nretransmit_timeout = \"5m\"",
+            "network.retransmit_timeout",
+            "at most 2m (the longest wait between resends)",
         ),
         (
             "upload = \"20Mbit/s\"",
