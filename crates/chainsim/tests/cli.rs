@@ -500,6 +500,12 @@ fn unsettled_runs_finish_and_warn() {
         "unsettled"
     );
     assert!(!err.contains("groups"), "loss cuts no links: {err}");
+    let net = &summary(&dir.join("out"))["runs"][0]["network"];
+    let lost = format!(
+        "the network lost {0} of {0} messages (loss {0})",
+        net["messages"]
+    );
+    assert!(err.contains(&lost), "{err}");
     assert!(
         !err.contains("upload link"),
         "nothing was sent twice: {err}"

@@ -78,6 +78,21 @@ pub fn unfinished(r: &RunRecord) -> Option<String> {
                 }
                 _ => String::new(),
             };
+            // Still nothing: the messages the network lost are the last thing to point at.
+            let dropped: Vec<String> = (r.network.dropped.iter())
+                .filter(|(_, &n)| n > 0)
+                .map(|(rule, n)| format!("{rule} {n}"))
+                .collect();
+            let lost = match dropped.is_empty() || explained || !late.is_empty() {
+                true => String::new(),
+                false => format!(
+                    "; the network lost {} of {} messages ({}): a replica that lost every \
+                     announcement of a block hears of it only through a later block",
+                    r.network.dropped.values().sum::<u64>(),
+                    r.network.messages,
+                    dropped.join(", ")
+                ),
+            };
             let state = match m.final_tips {
                 0 | 1 => "were on one tip, but the network was not yet quiet (messages \
                           on their way, or requests awaiting their timeout)"
@@ -86,7 +101,7 @@ pub fn unfinished(r: &RunRecord) -> Option<String> {
             };
             format!(
                 "the honest replicas {state} when stop.settle ran out after mining \
-                 stopped{cut}{behind}{fetching}{queued}{late}"
+                 stopped{cut}{behind}{fetching}{queued}{late}{lost}"
             )
         }
         Ok(StopReason::NoHashPower) => format!(
@@ -182,6 +197,23 @@ mod tests {
         r.network.upload_backlog_s = 4.0;
         r.network.upload_backlog_node = Some(0);
         says(&r, "upload link", "in flight");
+    }
+
+    /// Nothing else to say: the messages the network lost are named, by rule.
+    #[test]
+    fn lost_messages_are_the_last_resort() {
+        let mut r = unsettled(4);
+        r.network.messages = 1000;
+        r.network.dropped = [("loss", 990), ("partition", 0), ("crash", 3)]
+            .map(|(k, n)| (k.to_string(), n))
+            .into();
+        says(
+            &r,
+            "the network lost 993 of 1000 messages (crash 3, loss 990)",
+            "busy",
+        );
+        r.metrics.busy_until_s = Some(3088.0);
+        says(&r, "busy until 3088 s", "the network lost");
     }
 
     #[test]
