@@ -169,6 +169,8 @@ pub struct RunConfig {
     pub loss: f64,
     /// What a loss does: drop the message, or resend it after `retransmit_timeout` (TCP).
     pub loss_mode: net::LossMode,
+    /// With `Retransmit`: the wait before the first resend (doubling with each loss, see
+    /// `net::Rule::Resend`).
     pub retransmit_timeout: SimDuration,
     pub duplicate: f64,
     pub duplicate_delay: SimDuration,
