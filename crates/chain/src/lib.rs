@@ -14,6 +14,6 @@ pub mod roles;
 pub use block::{Block, BlockId, BlockStore, Invalid, NO_MINER};
 pub use node::{
     ChainMsg, ChainNode, ChainNote, ChainParams, CompactRelay, ForkChoice, InvDelivery, Missing,
-    MsgKind, OnInvalid, Relay, Shared, TieRule,
+    MsgKind, OnInvalid, Relay, Shared, TieRule, timer_meaning,
 };
 pub use roles::{AttackStats, DoubleSpend, Fork, Role, Selfish, Template};

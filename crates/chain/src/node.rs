@@ -323,6 +323,17 @@ struct Pending {
 /// Timer tags with this bit are wake-ups for an absorbed announcement (the low 32 bits: block).
 const WAKE: u64 = 1 << 40;
 
+/// What a replica's timer tag means, for traces: `"wake"` (an absorbed announcement of the
+/// block arrives) or `"request-timeout"` (a request for the block times out), and the block.
+pub fn timer_meaning(tag: u64) -> (&'static str, BlockId) {
+    let b = BlockId(tag as u32);
+    if tag & WAKE != 0 {
+        ("wake", b)
+    } else {
+        ("request-timeout", b)
+    }
+}
+
 #[derive(Clone, Debug)]
 struct Request {
     block: BlockId,

@@ -188,6 +188,11 @@ impl<M: Message> Kernel<M> {
     pub fn trace_hash(&self) -> String {
         self.trace.hex()
     }
+
+    /// Every traced record from now on also goes to `sink` (see [`crate::trace::TraceSink`]).
+    pub fn set_trace_sink(&mut self, sink: crate::trace::TraceSink) {
+        self.trace.set_sink(sink);
+    }
 }
 
 #[cfg(test)]

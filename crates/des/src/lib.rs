@@ -20,4 +20,4 @@ pub use node::{Command, Ctx, Message, Node, NodeId, Outbox, TimerId, TimerTable}
 pub use queue::EventQueue;
 pub use rng::{LazyStream, RngFactory, SimRng};
 pub use time::{ParseDurationError, SimDuration, SimTime};
-pub use trace::TraceHasher;
+pub use trace::{TraceHasher, TraceRecord, TraceSink};

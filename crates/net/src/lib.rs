@@ -20,5 +20,5 @@ pub use faults::{
 };
 pub use link::{Bandwidth, Latency, LatencySampler, Spread};
 pub use network::{ControlPath, LinkCosts, NetConfig, NetStats, Network, Transit};
-pub use sim::{Driver, NET_CONTROL, NetEvent, World, run};
+pub use sim::{Driver, NET_CONTROL, NetEvent, World, net_control_meaning, run};
 pub use topology::{DegreeDist, Topology, TopologyError, TopologyKind, assign_regions};

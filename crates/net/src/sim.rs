@@ -17,6 +17,29 @@ fn net_tag(kind: u64, idx: usize) -> u64 {
     NET_CONTROL | (kind << 32) | idx as u64
 }
 
+/// The (kind, index) of a [`net_tag`].
+fn split_net_tag(tag: u64) -> (u64, usize) {
+    ((tag & !NET_CONTROL) >> 32, (tag & 0xffff_ffff) as usize)
+}
+
+/// What a network control tag means, for traces: `"partition-start"`, `"partition-heal"`,
+/// `"crash"` or `"restart"`, and the index of the partition or crash; `None` for a tag that is
+/// not the network's.
+pub fn net_control_meaning(tag: u64) -> Option<(&'static str, usize)> {
+    if tag & NET_CONTROL == 0 {
+        return None;
+    }
+    let (kind, idx) = split_net_tag(tag);
+    let name = match kind {
+        CUT => "partition-start",
+        HEAL => "partition-heal",
+        CRASH => "crash",
+        RESTART => "restart",
+        _ => return None,
+    };
+    Some((name, idx))
+}
+
 /// A change of the network the driver may want to know about (metrics windows, say).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NetEvent {
@@ -266,8 +289,7 @@ impl<N: Node> World<N> {
 
     fn net_control<D: Driver<N>>(&mut self, driver: &mut D, tag: u64) {
         self.net_controls -= 1;
-        let kind = (tag & !NET_CONTROL) >> 32;
-        let idx = (tag & 0xffff_ffff) as usize;
+        let (kind, idx) = split_net_tag(tag);
         let ev = match kind {
             CUT => NetEvent::PartitionStart(idx),
             HEAL => {

@@ -7,6 +7,7 @@
 pub mod attack;
 pub mod config;
 pub mod driver;
+pub mod trace;
 pub mod validate;
 
 pub use config::{
@@ -360,8 +361,21 @@ pub fn run_with_progress(
     seed: u64,
     progress: Option<std::sync::Arc<Progress>>,
 ) -> Result<RunOutput, RunError> {
+    run_inner(cfg, seed, progress, None)
+}
+
+/// A run with progress published to `progress` and its trace to `sink`, if given.
+fn run_inner(
+    cfg: &RunConfig,
+    seed: u64,
+    progress: Option<std::sync::Arc<Progress>>,
+    sink: Option<des::TraceSink>,
+) -> Result<RunOutput, RunError> {
     let (mut world, mut driver, honest) = build(cfg, seed)?;
     driver.progress = progress;
+    if let Some(sink) = sink {
+        world.kernel.set_trace_sink(sink);
+    }
     let stop_reason = net::run(&mut world, &mut driver);
     check_safety(&world, &honest).map_err(RunError::Safety)?;
     let now = world.now();
