@@ -117,6 +117,35 @@ enum Command {
         #[arg(long)]
         jobs: Option<usize>,
     },
+    /// Re-run one recorded run and write its events as CSV: every record its trace hash is
+    /// computed over, with what each one is (message, timer, control, block created). The
+    /// hash is checked against the record before the file is put in place.
+    Trace {
+        dir: PathBuf,
+        /// The run (e.g. p000-r001); may be left out when the folder has only one.
+        #[arg(long)]
+        run: Option<String>,
+        /// Where the CSV goes (default: DIR/traces/RUN.csv).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Only records at this node: a message it sent or received, its timer, a block it
+        /// mined (repeatable).
+        #[arg(long = "node", value_name = "ID")]
+        nodes: Vec<u32>,
+        /// Only records about this block (repeatable).
+        #[arg(long = "block", value_name = "ID")]
+        blocks: Vec<u32>,
+        /// Only records of this event or kind: message, timer, control, created, inv,
+        /// getdata, block, wake, mine, … (repeatable).
+        #[arg(long = "kind", value_name = "NAME")]
+        kinds: Vec<String>,
+        /// Only records at or after this simulated time (e.g. 30m).
+        #[arg(long)]
+        from: Option<String>,
+        /// Only records at or before this simulated time.
+        #[arg(long)]
+        until: Option<String>,
+    },
 }
 
 /// Bad input: exit code 2.
@@ -168,6 +197,33 @@ fn run() -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Reproduce { dir, run, jobs } => cmd_reproduce(&dir, run.as_deref(), jobs),
+        Command::Trace {
+            dir,
+            run,
+            out,
+            nodes,
+            blocks,
+            kinds,
+            from,
+            until,
+        } => {
+            let at = |flag: &str, v: Option<String>| -> Result<Option<des::SimTime>> {
+                v.map(|v| {
+                    v.parse::<des::SimDuration>()
+                        .map(|d| des::SimTime::ZERO + d)
+                        .map_err(|e| BadInput(format!("error: --{flag} {v}: {e}")).into())
+                })
+                .transpose()
+            };
+            let filter = report::trace::TraceFilter {
+                nodes,
+                blocks,
+                kinds,
+                from: at("from", from)?,
+                until: at("until", until)?,
+            };
+            cmd_trace(&dir, run.as_deref(), out, filter)
+        }
         Command::Validate { out, jobs, quiet } => cmd_validate(&out, jobs, quiet),
         Command::Plot { dir } => {
             let files = plot(&dir)?;
@@ -607,19 +663,29 @@ fn cmd_validate(out: &Path, jobs: Option<usize>, quiet: bool) -> Result<ExitCode
     })
 }
 
-fn cmd_reproduce(dir: &Path, only: Option<&str>, jobs: Option<usize>) -> Result<ExitCode> {
-    let layout = Layout {
-        dir: dir.to_path_buf(),
-    };
-    let read = |p: PathBuf| {
-        std::fs::read_to_string(&p).map_err(|e| BadInput(format!("error: {}: {e}", p.display())))
-    };
-    let text = read(layout.scenario())?;
-    let meta: Meta = serde_json::from_str(&read(layout.meta())?)
+/// The plan a results folder was run from (its scenario file with its recorded seed).
+fn recorded_plan(layout: &Layout) -> Result<Plan> {
+    let text = read_input(&layout.scenario())?;
+    let meta: Meta = serde_json::from_str(&read_input(&layout.meta())?)
         .map_err(|e| BadInput(format!("error: {}: {e}", layout.meta().display())))?;
-    let plan = scenario::parse(&layout.scenario().display().to_string(), &text)
-        .map_err(|e| BadInput(e.to_string()))?
-        .with_seed(meta.seed);
+    Ok(
+        scenario::parse(&layout.scenario().display().to_string(), &text)
+            .map_err(|e| BadInput(e.to_string()))?
+            .with_seed(meta.seed),
+    )
+}
+
+/// A file of a results folder; a missing or unreadable one is bad input.
+fn read_input(p: &Path) -> Result<String> {
+    std::fs::read_to_string(p).map_err(|e| BadInput(format!("error: {}: {e}", p.display())).into())
+}
+
+/// The recorded runs of `plan` (only `only` if given; at least one).
+fn recorded_runs<'p>(
+    layout: &Layout,
+    plan: &'p Plan,
+    only: Option<&str>,
+) -> Result<Vec<(&'p RunSpec, RunRecord)>> {
     let specs: Vec<&RunSpec> = plan
         .runs
         .iter()
@@ -629,16 +695,27 @@ fn cmd_reproduce(dir: &Path, only: Option<&str>, jobs: Option<usize>) -> Result<
         bail!(BadInput(format!(
             "error: no run {} in {}",
             only.unwrap_or("at all"),
-            dir.display()
+            layout.dir.display()
         )));
     }
-    let mut recorded = vec![];
-    for s in &specs {
-        let p = layout.run(&s.id);
-        let rec: RunRecord = serde_json::from_str(&read(p.clone())?)
-            .map_err(|e| BadInput(format!("error: {}: {e}", p.display())))?;
-        recorded.push(rec);
-    }
+    specs
+        .into_iter()
+        .map(|s| {
+            let p = layout.run(&s.id);
+            let rec: RunRecord = serde_json::from_str(&read_input(&p)?)
+                .map_err(|e| BadInput(format!("error: {}: {e}", p.display())))?;
+            Ok((s, rec))
+        })
+        .collect()
+}
+
+fn cmd_reproduce(dir: &Path, only: Option<&str>, jobs: Option<usize>) -> Result<ExitCode> {
+    let layout = Layout {
+        dir: dir.to_path_buf(),
+    };
+    let plan = recorded_plan(&layout)?;
+    let (specs, recorded): (Vec<&RunSpec>, Vec<RunRecord>) =
+        recorded_runs(&layout, &plan, only)?.into_iter().unzip();
     let fresh: Vec<Result<String>> = pool(jobs)?.install(|| {
         specs
             .par_iter()
@@ -659,5 +736,81 @@ fn cmd_reproduce(dir: &Path, only: Option<&str>, jobs: Option<usize>) -> Result<
         outln!("ok {}  {}", rec.id, hash);
     }
     outln!("{} run(s) reproduced bit for bit", recorded.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_trace(
+    dir: &Path,
+    only: Option<&str>,
+    out: Option<PathBuf>,
+    filter: report::trace::TraceFilter,
+) -> Result<ExitCode> {
+    let names = report::trace::kind_names();
+    if let Some(k) = filter.kinds.iter().find(|k| !names.contains(&k.as_str())) {
+        bail!(BadInput(format!(
+            "error: --kind {k}: not an event or kind; one of: {}",
+            names.join(", ")
+        )));
+    }
+    let layout = Layout {
+        dir: dir.to_path_buf(),
+    };
+    let plan = recorded_plan(&layout)?;
+    let mut runs = recorded_runs(&layout, &plan, only)?;
+    if runs.len() > 1 {
+        let ids: Vec<&str> = runs.iter().map(|(s, _)| s.id.as_str()).collect();
+        bail!(BadInput(format!(
+            "error: {} holds {} runs: name one with --run ({})",
+            dir.display(),
+            runs.len(),
+            ids.join(", ")
+        )));
+    }
+    let (spec, rec) = runs.pop().expect("at least one run");
+    let cfg = &plan.points[spec.point].config;
+    if let Some(n) = filter.nodes.iter().find(|&&n| n >= cfg.nodes) {
+        bail!(BadInput(format!(
+            "error: --node {n}: run {} has nodes 0..{}",
+            spec.id,
+            cfg.nodes - 1
+        )));
+    }
+    let path = out.unwrap_or_else(|| dir.join("traces").join(format!("{}.csv", spec.id)));
+    let file = report::AtomicFile::create(&path)?;
+    let csv = Arc::new(std::sync::Mutex::new(report::trace::TraceCsv::new(
+        file, filter,
+    )));
+    let sink = csv.clone();
+    let fresh = runner::trace::run_traced(
+        cfg,
+        spec.seed,
+        Box::new(move |r| sink.lock().expect("trace writer").record(r)),
+    )
+    .with_context(|| format!("run {}", spec.id))?;
+    let csv = Arc::into_inner(csv)
+        .expect("the run is over: nothing else holds the writer")
+        .into_inner()
+        .expect("trace writer");
+    let (seen, written) = (csv.seen, csv.written);
+    let file = csv
+        .finish()
+        .with_context(|| format!("writing {}", path.display()))?;
+    if fresh.trace_hash != rec.trace_hash {
+        // The file is dropped unpublished.
+        outln!(
+            "MISMATCH {}: recorded {} re-run {}; no trace written",
+            rec.id,
+            rec.trace_hash,
+            fresh.trace_hash
+        );
+        return Ok(ExitCode::from(1));
+    }
+    file.commit()?;
+    outln!(
+        "wrote {written} of {seen} records of {} to {} (trace hash {} as recorded)",
+        rec.id,
+        path.display(),
+        &rec.trace_hash[..16]
+    );
     Ok(ExitCode::SUCCESS)
 }

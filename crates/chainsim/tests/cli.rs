@@ -617,3 +617,114 @@ fn unsettled_runs_finish_and_warn() {
         "{err}"
     );
 }
+
+/// `chainsim trace` writes every record the trace hash was computed over: hashing its raw
+/// columns again gives the recorded hash. Its filters keep only what they name, a run whose
+/// hash no longer matches its record gets no trace, and bad arguments exit 2.
+#[test]
+fn trace_writes_what_was_hashed_and_filters_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("q");
+    let small = ["--set", "stop.blocks=15", "--set", "network.loss=0.1"];
+    run_into(&dir, &small);
+    let trace = |args: &[&str]| {
+        let mut c = chainsim();
+        c.arg("trace").arg(&dir).args(args);
+        c.output().unwrap()
+    };
+    let rows = |path: &Path| -> Vec<Vec<String>> {
+        let text = std::fs::read_to_string(path).unwrap();
+        let mut lines = text.lines();
+        assert_eq!(
+            lines.next(),
+            Some("t_ns,t_s,code,src,dst,payload,event,kind,block")
+        );
+        lines
+            .map(|l| l.split(',').map(String::from).collect())
+            .collect()
+    };
+    let recorded = |id: &str| -> String {
+        let text = std::fs::read_to_string(dir.join("runs").join(format!("{id}.json"))).unwrap();
+        let v: Value = serde_json::from_str(&text).unwrap();
+        v["trace_hash"].as_str().unwrap().to_string()
+    };
+
+    let out = trace(&["--run", "p000-r001"]);
+    exited(&out, 0, "trace");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("as recorded"), "{said}");
+    let all = rows(&dir.join("traces").join("p000-r001.csv"));
+    let mut h = des::TraceHasher::new();
+    for r in &all {
+        let n = |i: usize| r[i].parse::<u64>().unwrap();
+        h.record(
+            des::SimTime::from_nanos(n(0)),
+            n(2) as u8,
+            n(3) as u32,
+            n(4) as u32,
+            n(5),
+        );
+    }
+    assert_eq!(h.hex(), recorded("p000-r001"));
+    for kind in ["message", "timer", "control", "created"] {
+        assert!(all.iter().any(|r| r[6] == kind), "no {kind} rows");
+    }
+
+    let some = tmp.path().join("node3.csv");
+    let out = trace(&[
+        "--run",
+        "p000-r001",
+        "--node",
+        "3",
+        "--kind",
+        "message",
+        "--from",
+        "1m",
+        "--out",
+        some.to_str().unwrap(),
+    ]);
+    exited(&out, 0, "filtered trace");
+    let kept = rows(&some);
+    assert!(!kept.is_empty());
+    assert!(kept.len() < all.len());
+    for r in &kept {
+        assert!(r[3] == "3" || r[4] == "3", "{r:?}");
+        assert_eq!(r[6], "message");
+        assert!(r[0].parse::<u64>().unwrap() >= 60_000_000_000);
+    }
+    let expected = all
+        .iter()
+        .filter(|r| r[6] == "message" && (r[3] == "3" || r[4] == "3"))
+        .filter(|r| r[0].parse::<u64>().unwrap() >= 60_000_000_000)
+        .count();
+    assert_eq!(kept.len(), expected);
+
+    for (args, says) in [
+        (vec![], "name one with --run"),
+        (vec!["--run", "p009-r000"], "no run p009-r000"),
+        (
+            vec!["--run", "p000-r000", "--kind", "bogus"],
+            "--kind bogus",
+        ),
+        (vec!["--run", "p000-r000", "--node", "100"], "--node 100"),
+        (vec!["--run", "p000-r000", "--from", "soon"], "--from soon"),
+    ] {
+        let out = trace(&args);
+        let err = exited(&out, 2, &format!("{args:?}"));
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+
+    // An altered record: no trace is put in place, and nothing is left behind.
+    let run = dir.join("runs").join("p000-r000.json");
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&run).unwrap()).unwrap();
+    v["trace_hash"] = Value::String("0".repeat(64));
+    std::fs::write(&run, serde_json::to_string(&v).unwrap()).unwrap();
+    let out = trace(&["--run", "p000-r000"]);
+    exited(&out, 1, "mismatch");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("MISMATCH p000-r000"));
+    let left: Vec<_> = std::fs::read_dir(dir.join("traces"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(left, vec!["p000-r001.csv".to_string()]);
+}

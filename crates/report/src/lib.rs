@@ -9,12 +9,13 @@ pub mod figures;
 pub mod html;
 pub mod plot;
 pub mod results;
+pub mod trace;
 pub mod unfinished;
 pub mod validation;
 
 pub use results::{
-    completed, point_metrics, read_csv, summarise, to_csv, write_atomic, write_run, Layout, Meta,
-    PointSummary, RunMetrics, RunRecord, Summary, VERSION,
+    completed, point_metrics, read_csv, summarise, to_csv, write_atomic, write_run, AtomicFile,
+    Layout, Meta, PointSummary, RunMetrics, RunRecord, Summary, VERSION,
 };
 pub use unfinished::unfinished;
 

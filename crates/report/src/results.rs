@@ -7,25 +7,77 @@ use runner::{NetSummary, RunOutput};
 use scenario::{Plan, RunSpec};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same folder, then a rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| ReportError::Io { path, source }
-    };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp",
-        path.file_name().and_then(|s| s.to_str()).unwrap_or("out")
-    ));
-    std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io(path))?;
-    Ok(())
+    let mut f = AtomicFile::create(path)?;
+    f.write_all(bytes).map_err(f.io())?;
+    f.commit()
+}
+
+/// A file written as it goes and published whole: it is written to a temporary file in the
+/// same folder, which [`Self::commit`] renames over `path`. Dropped without a commit (an
+/// error, a failed check), the temporary file is removed and `path` is left as it was.
+pub struct AtomicFile {
+    path: PathBuf,
+    tmp: PathBuf,
+    file: Option<std::io::BufWriter<std::fs::File>>,
+}
+
+impl AtomicFile {
+    pub fn create(path: &Path) -> Result<AtomicFile, ReportError> {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(io_error(dir))?;
+        let tmp = dir.join(format!(
+            ".{}.tmp",
+            path.file_name().and_then(|s| s.to_str()).unwrap_or("out")
+        ));
+        let file = std::fs::File::create(&tmp).map_err(io_error(&tmp))?;
+        Ok(AtomicFile {
+            path: path.to_path_buf(),
+            tmp,
+            file: Some(std::io::BufWriter::with_capacity(1 << 16, file)),
+        })
+    }
+
+    /// Turns a failed write into an error naming the file being written.
+    pub fn io(&self) -> impl FnOnce(std::io::Error) -> ReportError + 'static {
+        io_error(&self.tmp)
+    }
+
+    /// Flushes the file and puts it in place.
+    pub fn commit(mut self) -> Result<(), ReportError> {
+        let file = self.file.take().expect("committed once");
+        file.into_inner()
+            .map_err(|e| io_error(&self.tmp)(e.into_error()))?;
+        std::fs::rename(&self.tmp, &self.path).map_err(io_error(&self.path))
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.file.as_mut().expect("not committed").write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.as_mut().expect("not committed").flush()
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError + 'static {
+    let path = path.to_path_buf();
+    move |source| ReportError::Io { path, source }
 }
 
 /// Measured metrics of a run plus its cost.
