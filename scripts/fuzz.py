@@ -12,7 +12,9 @@ hash power distribution, up to two [[byzantine]] tables). It checks:
   - absorbed and event announcement delivery (`--set consensus.inv_delivery=event`) give the
     same metrics and message counts (on continuous latencies; push relay has no announcements
     and is skipped);
-  - every fifth case: `chainsim reproduce` re-runs it and finds the same trace hash.
+  - every fifth case: `chainsim reproduce` re-runs it and finds the same trace hash;
+  - every tenth: `chainsim trace` re-runs it (its hash matching the record), names every record
+    (no kind `other`), and has one `created` row per block mined and one row per event.
 Runs ending `unsettled` that nothing explains are listed and kept; those explained are only
 counted: replicas cut apart (crashes, a partition, bans), replicas behind for a fetch they gave
 up, an upload link still booked past the end (a sender asked for more than its bandwidth
@@ -144,6 +146,27 @@ def run(path: Path, out: Path, extra=()):
     return json.loads((out / "runs" / "p000-r000.json").read_text()), ""
 
 
+def trace_problems(folder: Path, rec) -> list:
+    """What is wrong with `chainsim trace` of the run recorded in `folder` (`rec`)."""
+    out = folder / "trace.csv"
+    p = subprocess.run([str(BIN), "trace", str(folder), "--out", str(out)], capture_output=True,
+                       text=True, timeout=600)
+    if p.returncode != 0:
+        return [f"trace: exit {p.returncode}: {p.stderr.strip()[:300]}{p.stdout.strip()[:300]}"]
+    rows = out.read_text().splitlines()[1:]
+    out.unlink()
+    kinds = [r.split(",")[6:8] for r in rows]
+    problems = []
+    if any(k == "other" for _, k in kinds):
+        problems.append("trace: a record of kind other")
+    created = sum(1 for e, _ in kinds if e == "created")
+    if created != rec["metrics"]["blocks_mined"]:
+        problems.append(f"trace: {created} created rows, {rec['metrics']['blocks_mined']} mined")
+    if len(rows) - created != rec["metrics"]["events"]:
+        problems.append(f"trace: {len(rows) - created} event rows, {rec['metrics']['events']} events")
+    return problems
+
+
 def check(i: int, work: Path):
     """Problems found with case i (an empty list: none), and its stop reason."""
     text = scenario(i)
@@ -163,6 +186,8 @@ def check(i: int, work: Path):
                            text=True, timeout=600)
         if p.returncode != 0:
             problems.append(f"reproduce: exit {p.returncode}: {p.stderr.strip()[:300]}")
+    if i % 10 == 0:
+        problems += trace_problems(work / f"a{i}", a)
     # Whole-millisecond latencies (SimBlock's) tie arrivals, which the two deliveries may order
     # differently: compare on continuous latencies only.
     if 'relay = "push"' not in text and 'latency_spread = "simblock"' not in text:

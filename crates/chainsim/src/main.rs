@@ -136,7 +136,7 @@ enum Command {
         #[arg(long = "block", value_name = "ID")]
         blocks: Vec<u32>,
         /// Only records of this event or kind: message, timer, control, created, inv,
-        /// getdata, block, wake, mine, … (repeatable).
+        /// getdata, block, wake, mine, mined, … (repeatable).
         #[arg(long = "kind", value_name = "NAME")]
         kinds: Vec<String>,
         /// Only records at or after this simulated time (e.g. 30m).

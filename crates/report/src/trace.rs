@@ -32,7 +32,7 @@ impl TraceFilter {
 pub fn kind_names() -> Vec<&'static str> {
     let mut names = vec!["message", "timer", "control", "created"];
     names.extend(runner::trace::message_kinds());
-    names.extend(["wake", "request-timeout", "block"]);
+    names.extend(["wake", "request-timeout", "mined"]);
     names.extend(runner::trace::control_kinds());
     let mut unique = vec![];
     for n in names {
@@ -161,7 +161,7 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "t_ns,t_s,code,src,dst,payload,event,kind,block");
         assert_eq!(lines[1], "0,0.000000000,2,0,0,2,control,sample,");
-        assert_eq!(lines[2], "1500000000,1.500000000,3,3,0,1,created,block,1");
+        assert_eq!(lines[2], "1500000000,1.500000000,3,3,0,1,created,mined,1");
         assert_eq!(lines[3], "1600000001,1.600000001,16,3,4,1,message,inv,1");
         assert_eq!(
             lines[4],

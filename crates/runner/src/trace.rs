@@ -23,7 +23,7 @@ pub struct Described {
     pub event: &'static str,
     /// The message kind (`inv`, `getdata`, `block`, …); for timers `wake` or
     /// `request-timeout`; for controls `mine`, `sample`, `stop-mining`, `attack-start`,
-    /// `attack-end`, `partition-start`, `partition-heal`, `crash` or `restart`; `block` for
+    /// `attack-end`, `partition-start`, `partition-heal`, `crash` or `restart`; `mined` for
     /// created blocks.
     pub kind: &'static str,
     /// The block a message, timer or creation is about.
@@ -54,7 +54,7 @@ pub fn describe(r: &TraceRecord) -> Described {
         },
         TRACE_OUTCOME => Described {
             event: "created",
-            kind: "block",
+            kind: "mined",
             block,
             nodes: [Some(r.src), None],
         },
@@ -161,7 +161,7 @@ mod tests {
                 all.iter().all(|d| d.kind != "other"),
                 "every record is named"
             );
-            assert_eq!(count("created", "block"), out.metrics.blocks_mined);
+            assert_eq!(count("created", "mined"), out.metrics.blocks_mined);
             let events = all.iter().filter(|d| d.event != "created").count() as u64;
             assert_eq!(events, out.events);
             assert!(count("control", "mine") >= out.metrics.blocks_mined);
