@@ -14,7 +14,7 @@ hash power distribution, up to two [[byzantine]] tables). It checks:
     and is skipped);
   - every fifth case: `chainsim reproduce` re-runs it and finds the same trace hash;
   - every tenth: `chainsim trace` re-runs it (its hash matching the record), names every record
-    (no kind `other`), and has one `created` row per block mined and one row per event.
+    (no kind `other`), and has one `created` row per block mined (invalid ones too) and one row per event.
 Runs ending `unsettled` that nothing explains are listed and kept; those explained are only
 counted: replicas cut apart (crashes, a partition, bans), replicas behind for a fetch they gave
 up, an upload link still booked past the end (a sender asked for more than its bandwidth
@@ -160,8 +160,10 @@ def trace_problems(folder: Path, rec) -> list:
     if any(k == "other" for _, k in kinds):
         problems.append("trace: a record of kind other")
     created = sum(1 for e, _ in kinds if e == "created")
-    if created != rec["metrics"]["blocks_mined"]:
-        problems.append(f"trace: {created} created rows, {rec['metrics']['blocks_mined']} mined")
+    # blocks_mined counts valid blocks; an invalid-blocks attacker's are created too.
+    made = rec["metrics"]["blocks_mined"] + rec["metrics"].get("invalid_blocks", 0)
+    if created != made:
+        problems.append(f"trace: {created} created rows, {made} blocks mined (invalid ones too)")
     if len(rows) - created != rec["metrics"]["events"]:
         problems.append(f"trace: {len(rows) - created} event rows, {rec['metrics']['events']} events")
     return problems

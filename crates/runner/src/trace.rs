@@ -18,8 +18,8 @@ pub fn run_traced(cfg: &RunConfig, seed: u64, sink: TraceSink) -> Result<RunOutp
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Described {
     /// `message` (src → dst), `timer` (a replica's: src = dst = the replica), `control` (the
-    /// runner's or the network's), or `created` (a block mined: src = the miner, dst = its
-    /// parent block).
+    /// runner's or the network's), or `created` (a block mined, an attacker's invalid ones
+    /// too: src = the miner, dst = its parent block).
     pub event: &'static str,
     /// The message kind (`inv`, `getdata`, `block`, …); for timers `wake` or
     /// `request-timeout`; for controls `mine`, `sample`, `stop-mining`, `attack-start`,
