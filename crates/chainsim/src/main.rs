@@ -222,6 +222,13 @@ fn run() -> Result<ExitCode> {
                 from: at("from", from)?,
                 until: at("until", until)?,
             };
+            if let (Some(f), Some(u)) = (filter.from, filter.until) {
+                if u < f {
+                    bail!(BadInput(format!(
+                        "error: --until {u} is before --from {f}: no record could be kept"
+                    )));
+                }
+            }
             cmd_trace(&dir, run.as_deref(), out, filter)
         }
         Command::Validate { out, jobs, quiet } => cmd_validate(&out, jobs, quiet),

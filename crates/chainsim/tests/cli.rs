@@ -708,6 +708,10 @@ fn trace_writes_what_was_hashed_and_filters_it() {
         ),
         (vec!["--run", "p000-r000", "--node", "100"], "--node 100"),
         (vec!["--run", "p000-r000", "--from", "soon"], "--from soon"),
+        (
+            vec!["--run", "p000-r000", "--from", "2m", "--until", "1m"],
+            "is before --from",
+        ),
     ] {
         let out = trace(&args);
         let err = exited(&out, 2, &format!("{args:?}"));
