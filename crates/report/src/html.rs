@@ -130,6 +130,7 @@ pub fn page(res: &Results, figures: &[(&Chart, String)]) -> String {
          <tr><th class=\"l\">chainsim version</th><td class=\"l\">{ver}</td></tr>\
          <tr><th class=\"l\">plan</th><td class=\"l\">{np} point(s) × {nr} replicate(s) = {runs} run(s){common}</td></tr>{sets}\
          </table>\n<p>Reproduce: <code>chainsim reproduce DIR</code> re-runs every run and checks its trace hash; \
+         <code>chainsim trace DIR --run ID</code> writes one run's events as CSV; \
          <code>chainsim plot DIR</code> redraws this page from the saved results.</p>\n",
         name = e(&s.scenario),
         desc = e(&s.description),
