@@ -645,12 +645,7 @@ fn cmd_validate(out: &Path, jobs: Option<usize>, quiet: bool) -> Result<ExitCode
         report::validation::revenue(&rows),
         report::validation::double_spend(&rows),
     ] {
-        let base = out.join("figures").join(&chart.name);
-        write_atomic(
-            &base.with_extension("svg"),
-            report::plot::svg(&chart)?.as_bytes(),
-        )?;
-        write_atomic(&base.with_extension("png"), &report::plot::png(&chart)?)?;
+        report::plot::write(&out.join("figures"), &chart)?;
     }
     // Printed once everything is on disk: a reader that stops early loses nothing.
     out!("{table}");

@@ -1,4 +1,5 @@
 //! Figures and report.html: every figure is written as a valid PNG and SVG of the stated size,
+//! with its data as CSV,
 //! `chainsim plot` redraws them byte for byte from saved results alone, and a damaged results
 //! folder gives a clear error (exit 2), never a panic.
 
@@ -64,6 +65,28 @@ fn run_small() -> (tempfile::TempDir, PathBuf) {
     (tmp, out)
 }
 
+/// A figure's data file: its `#` comment lines and its rows under the fixed header.
+fn figure_data(bytes: &[u8]) -> (Vec<String>, Vec<Vec<String>>) {
+    let text = std::str::from_utf8(bytes).unwrap();
+    let comments: Vec<String> = (text.lines())
+        .take_while(|l| l.starts_with('#'))
+        .map(String::from)
+        .collect();
+    let mut r = csv::ReaderBuilder::new()
+        .comment(Some(b'#'))
+        .from_reader(bytes);
+    let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(
+        header,
+        ["series", "name", "x", "y", "y_low", "y_high", "x_to"]
+    );
+    let rows = r
+        .records()
+        .map(|rec| rec.unwrap().iter().map(String::from).collect())
+        .collect();
+    (comments, rows)
+}
+
 fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     std::fs::read_dir(dir)
         .unwrap()
@@ -90,7 +113,7 @@ fn run_writes_every_figure_as_png_and_svg_and_a_self_contained_report() {
         expected.push(format!("convergence-p{p:03}"));
         expected.push(format!("prefix-depth-p{p:03}"));
     }
-    assert_eq!(figs.len(), expected.len() * 2, "{:?}", figs.keys());
+    assert_eq!(figs.len(), expected.len() * 3, "{:?}", figs.keys());
     for name in &expected {
         let png_bytes = &figs[&format!("{name}.png")];
         let reader = png::Decoder::new(std::io::Cursor::new(png_bytes.as_slice()))
@@ -118,7 +141,41 @@ fn run_writes_every_figure_as_png_and_svg_and_a_self_contained_report() {
             .filter_map(|n| n.text())
             .collect();
         assert!(text.contains("fig-test"), "{name}.svg has no title");
+
+        let (comments, rows) = figure_data(&figs[&format!("{name}.csv")]);
+        assert!(comments[0].contains("fig-test") && comments[1].starts_with("# x: "));
+        assert!(!rows.is_empty(), "{name}.csv has no rows");
     }
+    // The data behind the fork-rate figure is the summary's: one simulated row per point,
+    // with its mean and 95 % interval.
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    let (_, rows) = figure_data(&figs["fork-rate.csv"]);
+    let simulated: Vec<&Vec<String>> = rows
+        .iter()
+        .filter(|r| r[1].starts_with("simulated"))
+        .collect();
+    assert_eq!(simulated.len(), 4);
+    for p in summary["points"].as_array().unwrap() {
+        let m = &p["metrics"]["fork_rate"];
+        let (mean, ci) = (m["mean"].as_f64().unwrap(), m["ci95"].as_f64().unwrap());
+        let hit = simulated.iter().any(|r| {
+            let f = |i: usize| r[i].parse::<f64>().unwrap();
+            f(3) == mean && (f(5) - mean - ci).abs() < 1e-12
+        });
+        assert!(hit, "no fork-rate row for point {}", p["point"]);
+    }
+    // The per-replicate lines are named by run; the partition is a band row.
+    let (_, rows) = figure_data(&figs["convergence-p000.csv"]);
+    assert!(rows.iter().any(|r| r[1] == "p000-r001"));
+    let band = rows
+        .iter()
+        .find(|r| r[0] == "band")
+        .expect("partition band");
+    assert_eq!(
+        (band[1].as_str(), band[2].as_str(), band[6].as_str()),
+        ("partition", "5", "15")
+    );
     // The partition shows as a band on the time series.
     let conv = std::str::from_utf8(&figs["convergence-p000.svg"]).unwrap();
     assert!(conv.contains("partition"));
@@ -164,7 +221,7 @@ fn plot_redraws_byte_for_byte_from_saved_results_alone() {
         after.keys().collect::<Vec<_>>()
     );
     for (name, bytes) in &before {
-        if name.ends_with(".svg") {
+        if name.ends_with(".svg") || name.ends_with(".csv") {
             assert!(bytes == &after[name], "{name} differs after plot");
         }
     }

@@ -304,7 +304,7 @@ fn time_series(res: &Results, p: usize, suffix: &str, m: Metric) -> Chart {
                 "one replicate".into()
             }
         });
-        let s = Series::line(label, scale(pts), color(i));
+        let s = Series::line(label, scale(pts), color(i)).named(r.record.id.clone());
         c.series
             .push(if many { s.width(1).opacity(0.45) } else { s });
     }

@@ -163,13 +163,8 @@ pub fn render(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
     let mut written = vec![];
     let mut drawn = vec![];
     for f in &figs {
-        let svg = plot::svg(f)?;
-        let png = plot::png(f)?;
-        let base = res.layout.figures().join(&f.name);
-        let (s, p) = (base.with_extension("svg"), base.with_extension("png"));
-        write_atomic(&s, svg.as_bytes())?;
-        write_atomic(&p, &png)?;
-        written.extend([s, p]);
+        let (svg, files) = plot::write(&res.layout.figures(), f)?;
+        written.extend(files);
         drawn.push((f, svg));
     }
     let page = html::page(&res, &drawn);

@@ -53,6 +53,9 @@ pub struct Series {
     pub markers: bool,
     /// Vertical error bars: (x, centre, low, high).
     pub errors: Vec<(f64, f64, f64, f64)>,
+    /// What the series is called in the figure's data file when that is not its legend entry
+    /// (a series kept out of the legend, such as one replicate of several).
+    pub name: Option<String>,
 }
 
 impl Series {
@@ -66,7 +69,12 @@ impl Series {
             stroke: Stroke::Solid,
             markers: false,
             errors: vec![],
+            name: None,
         }
+    }
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
     }
     pub fn width(mut self, w: u32) -> Self {
         self.width = w;
@@ -163,6 +171,96 @@ pub fn svg(c: &Chart) -> Result<String, ReportError> {
         })?;
     }
     Ok(s)
+}
+
+/// The data the chart draws, as CSV (for redrawing it in another tool): a few `#` comment
+/// lines (title, axis labels: x and y are in the axes' units), then one row per point
+/// (`series` is its index, `name` its data name or legend entry, `y_low`/`y_high` the error bar
+/// there, if any) and one per shaded range (`series` = `band`, from `x` to `x_to`).
+pub fn data(c: &Chart) -> String {
+    let mut out = format!(
+        "# {}\n# x: {}\n# y: {}{}\n",
+        c.title,
+        c.x_label,
+        c.y_label,
+        if c.y_log { " (log axis)" } else { "" }
+    );
+    let mut w = csv::Writer::from_writer(vec![]);
+    let num = |v: f64| v.to_string();
+    let rows = {
+        let mut rows: Vec<[String; 7]> = vec![];
+        for (i, s) in c.series.iter().enumerate() {
+            let name = (s.name.clone())
+                .or_else(|| s.label.clone())
+                .unwrap_or_else(|| format!("series {i}"));
+            let bar = |x: f64| s.errors.iter().find(|e| e.0 == x);
+            let mut row = |x: f64, y: f64, bar: Option<&(f64, f64, f64, f64)>| {
+                let (lo, hi) = bar.map_or((String::new(), String::new()), |e| (num(e.2), num(e.3)));
+                rows.push([
+                    i.to_string(),
+                    name.clone(),
+                    num(x),
+                    num(y),
+                    lo,
+                    hi,
+                    String::new(),
+                ]);
+            };
+            for &(x, y) in &s.points {
+                row(x, y, bar(x));
+            }
+            for e in s
+                .errors
+                .iter()
+                .filter(|e| !s.points.iter().any(|p| p.0 == e.0))
+            {
+                row(e.0, e.1, Some(e));
+            }
+        }
+        for b in &c.bands {
+            let (from, to) = (num(b.from), num(b.to));
+            rows.push([
+                "band".into(),
+                b.label.clone(),
+                from,
+                String::new(),
+                String::new(),
+                String::new(),
+                to,
+            ]);
+        }
+        rows
+    };
+    let header = ["series", "name", "x", "y", "y_low", "y_high", "x_to"];
+    for r in std::iter::once(header.map(String::from)).chain(rows) {
+        w.write_record(&r)
+            .expect("writing CSV into memory cannot fail");
+    }
+    let bytes = w.into_inner().expect("an in-memory writer cannot fail");
+    out.push_str(&String::from_utf8(bytes).expect("the CSV of UTF-8 text is UTF-8"));
+    out
+}
+
+/// Writes the chart into `dir` as `NAME.svg`, `NAME.png` and its data `NAME.csv` (see
+/// [`data`]), each atomically. Returns the SVG (for pages that inline it) and the files.
+pub fn write(
+    dir: &std::path::Path,
+    c: &Chart,
+) -> Result<(String, Vec<std::path::PathBuf>), ReportError> {
+    let svg = svg(c)?;
+    let base = dir.join(&c.name);
+    let files = [
+        ("svg", svg.clone().into_bytes()),
+        ("png", png(c)?),
+        ("csv", data(c).into_bytes()),
+    ];
+    let mut written = vec![];
+    for (ext, bytes) in files {
+        let path = base.with_extension(ext);
+        crate::write_atomic(&path, &bytes)?;
+        written.push(path);
+    }
+    Ok((svg, written))
 }
 
 /// The chart's pixels, row by row (8-bit RGB).
@@ -438,6 +536,46 @@ fn draw_legend<DB: DrawingBackend>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The data file: comments, then per point its series, name (data name, else legend entry,
+    /// else "series i"), coordinates and error bar; error bars off the line get rows of their
+    /// own; bands come last.
+    #[test]
+    fn data_rows_name_every_series_and_keep_error_bars() {
+        let mut c = Chart::new("t", "a, \"quoted\" title");
+        c.x_label = "x (s)".into();
+        c.y_label = "rate".into();
+        c.y_log = true;
+        c.series.push(
+            Series::line(Some("mean, ± CI".into()), vec![(1.0, 0.5), (2.0, 0.25)], BLACK)
+                .errors(vec![(2.0, 0.25, 0.125, 0.375), (3.0, 0.1, 0.0, 0.2)]),
+        );
+        c.series.push(Series::line(None, vec![(0.5, 1.0)], BLACK));
+        c.series.push(Series::line(None, vec![(0.5, 2.0)], BLACK).named("p000-r001"));
+        c.bands.push(Band {
+            from: 1.5,
+            to: 2.5,
+            label: "partition".into(),
+            color: BLACK,
+        });
+        let text = data(&c);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "# a, \"quoted\" title",
+                "# x: x (s)",
+                "# y: rate (log axis)",
+                "series,name,x,y,y_low,y_high,x_to",
+                "0,\"mean, ± CI\",1,0.5,,,",
+                "0,\"mean, ± CI\",2,0.25,0.125,0.375,",
+                "0,\"mean, ± CI\",3,0.1,0,0.2,",
+                "1,series 1,0.5,1,,,",
+                "2,p000-r001,0.5,2,,,",
+                "band,partition,1.5,,,,2.5",
+            ]
+        );
+    }
 
     #[test]
     fn log_labels_only_at_powers_of_ten() {
