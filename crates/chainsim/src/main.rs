@@ -105,8 +105,8 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
-    /// Redraw the figures and report.html of a results folder from its saved results (runs
-    /// nothing).
+    /// Redraw the figures, report.html and the flat tables (points.csv, runs.csv) of a results
+    /// folder from its saved results (runs nothing).
     Plot { dir: PathBuf },
     /// Re-run recorded runs from a results folder and verify their trace hashes.
     Reproduce {

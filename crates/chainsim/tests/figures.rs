@@ -205,13 +205,89 @@ fn run_writes_every_figure_as_png_and_svg_and_a_self_contained_report() {
     );
 }
 
+/// A flat table of the folder: its header and rows, by column name.
+fn table(path: &Path) -> Vec<BTreeMap<String, String>> {
+    let mut r = csv::Reader::from_path(path).unwrap();
+    let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+    let mut seen = header.clone();
+    seen.sort();
+    seen.dedup();
+    assert_eq!(
+        seen.len(),
+        header.len(),
+        "{}: repeated columns",
+        path.display()
+    );
+    r.records()
+        .map(|rec| {
+            header
+                .iter()
+                .cloned()
+                .zip(rec.unwrap().iter().map(String::from))
+                .collect()
+        })
+        .collect()
+}
+
+/// `points.csv` and `runs.csv` say what `summary.json` says, one row per point and per run,
+/// with the swept keys as columns.
+#[test]
+fn flat_tables_match_the_summary() {
+    let (_tmp, out) = run_small();
+    let s: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    let num = |v: &str| v.parse::<f64>().unwrap();
+    let points = table(&out.join("points.csv"));
+    let spoints = s["points"].as_array().unwrap();
+    assert_eq!(points.len(), spoints.len());
+    for (row, p) in points.iter().zip(spoints) {
+        assert_eq!(num(&row["point"]), p["point"].as_f64().unwrap());
+        assert_eq!(row["replicates"], "2");
+        let interval = p["params"]["consensus.block_interval"].as_str().unwrap();
+        assert_eq!(row["consensus.block_interval"], interval);
+        let loss = p["params"]["network.loss"].as_f64().unwrap();
+        assert_eq!(num(&row["network.loss"]), loss);
+        for m in ["fork_rate", "convergence_time_mean_s", "events"] {
+            let want = &p["metrics"][m];
+            assert_eq!(
+                num(&row[&format!("{m}_mean")]),
+                want["mean"].as_f64().unwrap(),
+                "{m}"
+            );
+            assert_eq!(
+                num(&row[&format!("{m}_ci95")]),
+                want["ci95"].as_f64().unwrap(),
+                "{m}"
+            );
+        }
+        // No attacker: the attacker columns are blank, not zero.
+        assert_eq!(row["attacker_share_mean"], "");
+    }
+    let runs = table(&out.join("runs.csv"));
+    let sruns = s["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 8);
+    for (row, r) in runs.iter().zip(sruns) {
+        assert_eq!(row["id"], r["id"].as_str().unwrap());
+        assert_eq!(row["trace_hash"], r["trace_hash"].as_str().unwrap());
+        assert_eq!(row["seed"], r["seed"].to_string());
+        let m = &r["metrics"];
+        assert_eq!(num(&row["fork_rate"]), m["fork_rate"].as_f64().unwrap());
+        assert_eq!(num(&row["messages"]), m["messages"].as_f64().unwrap());
+        assert_eq!(num(&row["events"]), m["events"].as_f64().unwrap());
+    }
+}
+
 #[test]
 fn plot_redraws_byte_for_byte_from_saved_results_alone() {
     let (_tmp, out) = run_small();
     let before = files(&out.join("figures"));
     let report = std::fs::read(out.join("report.html")).unwrap();
+    let tables = ["points.csv", "runs.csv"].map(|f| std::fs::read(out.join(f)).unwrap());
     std::fs::remove_dir_all(out.join("figures")).unwrap();
     std::fs::remove_file(out.join("report.html")).unwrap();
+    for f in ["points.csv", "runs.csv"] {
+        std::fs::remove_file(out.join(f)).unwrap();
+    }
     // Without the per-run records nothing could be re-run or resumed; plot must not need them.
     std::fs::remove_dir_all(out.join("runs")).unwrap();
     chainsim().arg("plot").arg(&out).assert().success();
@@ -226,6 +302,7 @@ fn plot_redraws_byte_for_byte_from_saved_results_alone() {
         }
     }
     assert!(report == std::fs::read(out.join("report.html")).unwrap());
+    assert!(tables == ["points.csv", "runs.csv"].map(|f| std::fs::read(out.join(f)).unwrap()));
     assert!(!out.join("runs").exists(), "plot ran something");
 }
 

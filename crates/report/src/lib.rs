@@ -155,8 +155,9 @@ impl Results {
     }
 }
 
-/// Draws every figure and the report for the results in `dir`, writing them atomically into
-/// `dir/figures/` and `dir/report.html`. Returns the files written.
+/// Draws every figure and the report for the results in `dir`, and the flat tables of its
+/// summary (`points.csv`, `runs.csv`), writing them atomically into `dir/figures/`,
+/// `dir/report.html` and `dir`. Returns the files written.
 pub fn render(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
     let res = Results::load(dir)?;
     let figs = figures::all(&res);
@@ -166,6 +167,16 @@ pub fn render(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
         let (svg, files) = plot::write(&res.layout.figures(), f)?;
         written.extend(files);
         drawn.push((f, svg));
+    }
+    for (path, bytes) in [
+        (
+            res.layout.points_table(),
+            results::points_table(&res.summary),
+        ),
+        (res.layout.runs_table(), results::runs_table(&res.summary)),
+    ] {
+        write_atomic(&path, &bytes)?;
+        written.push(path);
     }
     let page = html::page(&res, &drawn);
     write_atomic(&res.layout.report(), page.as_bytes())?;

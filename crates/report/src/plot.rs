@@ -547,11 +547,16 @@ mod tests {
         c.y_label = "rate".into();
         c.y_log = true;
         c.series.push(
-            Series::line(Some("mean, ± CI".into()), vec![(1.0, 0.5), (2.0, 0.25)], BLACK)
-                .errors(vec![(2.0, 0.25, 0.125, 0.375), (3.0, 0.1, 0.0, 0.2)]),
+            Series::line(
+                Some("mean, ± CI".into()),
+                vec![(1.0, 0.5), (2.0, 0.25)],
+                BLACK,
+            )
+            .errors(vec![(2.0, 0.25, 0.125, 0.375), (3.0, 0.1, 0.0, 0.2)]),
         );
         c.series.push(Series::line(None, vec![(0.5, 1.0)], BLACK));
-        c.series.push(Series::line(None, vec![(0.5, 2.0)], BLACK).named("p000-r001"));
+        c.series
+            .push(Series::line(None, vec![(0.5, 2.0)], BLACK).named("p000-r001"));
         c.bands.push(Band {
             from: 1.5,
             to: 2.5,

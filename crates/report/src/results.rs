@@ -296,6 +296,14 @@ impl Layout {
     pub fn summary(&self) -> PathBuf {
         self.dir.join("summary.json")
     }
+    /// `summary.json`'s per-point table, flat (see [`points_table`]).
+    pub fn points_table(&self) -> PathBuf {
+        self.dir.join("points.csv")
+    }
+    /// `summary.json`'s per-run table, flat (see [`runs_table`]).
+    pub fn runs_table(&self) -> PathBuf {
+        self.dir.join("runs.csv")
+    }
     pub fn figures(&self) -> PathBuf {
         self.dir.join("figures")
     }
@@ -320,6 +328,119 @@ pub fn completed(layout: &Layout, plan: &Plan, spec: &RunSpec) -> Option<RunReco
     let files = layout.timeseries(&spec.id).exists() && layout.blocks(&spec.id).exists();
     (files && r.scenario_sha256 == plan.sha256 && r.seed == spec.seed && r.id == spec.id)
         .then_some(r)
+}
+
+/// A parameter's value as a table cell: strings bare, everything else as TOML writes it.
+fn param_cell(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => s.clone(),
+        v => v.to_string(),
+    }
+}
+
+/// A number as a table cell: blank for NaN (a metric that does not apply).
+fn num_cell(x: f64) -> String {
+    if x.is_nan() {
+        String::new()
+    } else {
+        x.to_string()
+    }
+}
+
+/// The swept keys, in the order the points name them.
+fn param_keys(s: &Summary) -> Vec<String> {
+    let mut keys: Vec<String> = vec![];
+    for k in s.points.iter().flat_map(|p| p.params.keys()) {
+        if !keys.contains(k) {
+            keys.push(k.clone());
+        }
+    }
+    keys
+}
+
+/// Writes header and rows as CSV into memory.
+fn table(header: Vec<String>, rows: Vec<Vec<String>>) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(vec![]);
+    for r in std::iter::once(header).chain(rows) {
+        w.write_record(&r)
+            .expect("writing CSV into memory cannot fail");
+    }
+    w.into_inner().expect("an in-memory writer cannot fail")
+}
+
+/// `points.csv`: one row per parameter point — `point`, the swept keys, `replicates`, then
+/// for each metric of [`point_metrics`] its `_mean`, `_ci95` (half-width) and `_n` (replicates
+/// it applied to; blank cells where it applied to none).
+pub fn points_table(s: &Summary) -> Vec<u8> {
+    let keys = param_keys(s);
+    let names: Vec<&str> = s.runs.first().map_or(vec![], |r| {
+        point_metrics(r).into_iter().map(|(n, _)| n).collect()
+    });
+    let mut header: Vec<String> = vec!["point".into()];
+    header.extend(keys.iter().cloned());
+    header.push("replicates".into());
+    for n in &names {
+        header.extend([format!("{n}_mean"), format!("{n}_ci95"), format!("{n}_n")]);
+    }
+    let rows = (s.points.iter())
+        .map(|p| {
+            let mut row = vec![p.point.to_string()];
+            row.extend(
+                keys.iter()
+                    .map(|k| p.params.get(k).map(param_cell).unwrap_or_default()),
+            );
+            row.push(p.replicates.to_string());
+            for n in &names {
+                match p.metrics.get(*n) {
+                    Some(m) => row.extend([num_cell(m.mean), num_cell(m.ci95), m.n.to_string()]),
+                    None => row.extend([String::new(), String::new(), String::new()]),
+                }
+            }
+            row
+        })
+        .collect();
+    table(header, rows)
+}
+
+/// `runs.csv`: one row per run — `id`, `point`, `replicate`, `seed`, the swept keys,
+/// `stop_reason`, `trace_hash`, each metric of [`point_metrics`] (blank where it does not
+/// apply; `events` is among them), then `messages`, `sim_time_s` and `wall_time_s` (the one
+/// column that differs between identical runs).
+pub fn runs_table(s: &Summary) -> Vec<u8> {
+    let keys = param_keys(s);
+    let mut header: Vec<String> = ["id", "point", "replicate", "seed"]
+        .map(String::from)
+        .to_vec();
+    header.extend(keys.iter().cloned());
+    header.extend(["stop_reason", "trace_hash"].map(String::from));
+    if let Some(r) = s.runs.first() {
+        header.extend(point_metrics(r).into_iter().map(|(n, _)| n.to_string()));
+    }
+    header.extend(["messages", "sim_time_s", "wall_time_s"].map(String::from));
+    let rows = (s.runs.iter())
+        .map(|r| {
+            let mut row = vec![
+                r.id.clone(),
+                r.point.to_string(),
+                r.replicate.to_string(),
+                r.seed.to_string(),
+            ];
+            row.extend(
+                keys.iter()
+                    .map(|k| r.params.get(k).map(param_cell).unwrap_or_default()),
+            );
+            row.extend([r.stop_reason.clone(), r.trace_hash.clone()]);
+            row.extend(point_metrics(r).into_iter().map(|(_, x)| num_cell(x)));
+            let m = &r.metrics;
+            row.extend([
+                m.messages.to_string(),
+                num_cell(m.sim_time_s),
+                num_cell(m.wall_time_s),
+            ]);
+            row
+        })
+        .collect();
+    table(header, rows)
 }
 
 /// Rows as CSV with a header (the column names are the fields' names).
