@@ -5,7 +5,7 @@
 
 Each case is a small random scenario (topology — a quarter of them SimBlock's regional model —,
 latency spread, bandwidth, loss (dropped or resent), duplication, jitter, partitions, crashes, fork choice, relay,
-hash power distribution, up to two [[byzantine]] tables). It checks:
+hash power distribution and scheduled changes of it, up to two [[byzantine]] tables). It checks:
   - the run exits 0 or 2 (2 only with an `error:` message: a scenario the validator refuses);
     anything else (a panic, a hang past the timeout) is a bug;
   - a run that ends `done` has one tip: final_tips = 1, final_consistency = 1;
@@ -130,6 +130,13 @@ def scenario(i: int) -> str:
                 lines.append(f'invalid = "{r.choice(["bad-parent", "bad-height", "bad-miner"])}"')
         if r.random() < 0.4:
             lines += ['from = "60s"', f'until = "{r.choice([600, 1500])}s"']
+    # Hash power changes, from a stream of their own (earlier cases keep their scenarios).
+    h = random.Random(1_000_003 * i + 7)
+    for _ in range(h.choice([0, 0, 1, 2])):
+        a = h.randrange(0, n - 1)
+        lines += ["", "[[consensus.hash_power.changes]]", f'at = "{h.randrange(0, 3000)}s"',
+                  f'nodes = ["{a}..{h.randrange(a + 1, n + 1)}"]',
+                  f"factor = {h.choice([0.0, 0.5, 3.0])}"]
     return "\n".join(lines) + "\n"
 
 

@@ -456,6 +456,18 @@ fn self_defeating_settings_are_cautioned_by_check_and_run() {
     let said =
         "network.retransmit_timeout (30s) is not shorter than consensus.request_timeout (10s)";
     assert!(err.contains(&format!("warning: {said}")), "{err}");
+    // A hash power change for nodes that have none.
+    let edits = [
+        ("blocks = 200", "blocks = 5"),
+        (
+            "miners = 10             # nodes 0..10 mine, the other 90 only relay",
+            "miners = 10\n\n[[consensus.hash_power.changes]]\nat = \"1m\"\nnodes = [\"5..20\"]\nfactor = 2.0",
+        ),
+    ];
+    let (_, err) = run_quickstart_with(tmp.path(), "idle-change", &edits);
+    let said =
+        "consensus.hash_power.changes[0]: 10 of its nodes (the first: 10) have no hash power";
+    assert!(err.contains(&format!("warning: {said}")), "{err}");
     // The quickstart as shipped has nothing to caution about.
     let (_, err) = run_quickstart_with(tmp.path(), "plain", &[("blocks = 200", "blocks = 5")]);
     assert!(!err.contains("warning"), "{err}");

@@ -42,6 +42,19 @@ pub struct HashPower {
     pub floor: f64,
 }
 
+/// A scheduled change of some nodes' hash power (`[[consensus.hash_power.changes]]`): from
+/// `at` on, each of `nodes` has `factor` × its hash power at the start. Difficulty is fixed, so
+/// the network's block interval becomes `block_interval` × (hash power at the start / now).
+#[derive(Clone, Debug, PartialEq)]
+pub struct HashChangeCfg {
+    pub at: SimDuration,
+    pub nodes: Vec<u32>,
+    pub factor: f64,
+}
+
+/// The largest [`HashChangeCfg::factor`] (total hash power stays far from overflowing).
+pub const MAX_HASH_FACTOR: f64 = 1000.0;
+
 impl HashPower {
     pub fn equal(miners: u32) -> Self {
         HashPower {
@@ -182,6 +195,8 @@ pub struct RunConfig {
     pub byzantine: Vec<ByzantineCfg>,
     pub chain: ChainParams,
     pub block_interval: SimDuration,
+    /// Scheduled hash power changes, in the order they apply at equal times.
+    pub hash_changes: Vec<HashChangeCfg>,
     pub hash_power: HashPower,
     /// Stop mining after this many blocks …
     pub stop_blocks: Option<u64>,
@@ -252,6 +267,25 @@ impl RunConfig {
                 self.retransmit_timeout, self.chain.request_timeout
             ));
         }
+        let shared = |n: u32| {
+            (self.byzantine.iter())
+                .any(|b| b.hash_share.is_some_and(|h| h > 0.0) && b.nodes.contains(&n))
+        };
+        for (i, c) in self.hash_changes.iter().enumerate() {
+            let idle: Vec<u32> = (c.nodes.iter().copied())
+                .filter(|&n| n >= self.hash_power.miners && !shared(n))
+                .collect();
+            if c.factor > 0.0 && !idle.is_empty() {
+                out.push(format!(
+                    "consensus.hash_power.changes[{i}]: {} of its nodes (the first: {}) have no \
+                     hash power at the start (consensus.hash_power.miners = {}), and a factor \
+                     of nothing is nothing: they still do not mine",
+                    idle.len(),
+                    idle[0],
+                    self.hash_power.miners
+                ));
+            }
+        }
         out
     }
 
@@ -284,6 +318,7 @@ impl RunConfig {
                 ..ChainParams::default()
             },
             block_interval: SimDuration::from_secs(60),
+            hash_changes: vec![],
             hash_power: HashPower::equal(10),
             stop_blocks: Some(200),
             stop_time: None,

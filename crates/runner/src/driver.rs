@@ -20,10 +20,38 @@ pub const SAMPLE: u64 = 2;
 pub const STOP_MINING: u64 = 3;
 /// Attack `i` starts at tag `ATTACK + 2i` and ends at `ATTACK + 2i + 1`.
 pub const ATTACK: u64 = 1 << 20;
+/// Hash power change `i` has tag `HASH_CHANGE + i`.
+pub const HASH_CHANGE: u64 = 1 << 30;
+/// A mining win drawn in generation `g > 0` has tag `MINE_GEN | g` (generation 0 is `MINE`).
+/// A draw is abandoned, and its event ignored when it comes, by moving to the next generation:
+/// when mining stops, and when the hash power changes (the race is drawn again at the new rate,
+/// which memorylessness makes exact).
+pub const MINE_GEN: u64 = 1 << 40;
+
+/// The generation of a mining tag, `None` if it is not one.
+pub fn mine_generation(tag: u64) -> Option<u64> {
+    match tag {
+        MINE => Some(0),
+        t if t & MINE_GEN != 0 && t < MINE_GEN << 1 => Some(t & (MINE_GEN - 1)),
+        _ => None,
+    }
+}
 
 /// The most time-series samples a run keeps: past it, the series is thinned to every other
 /// sample and the interval doubled (memory and sampling work stay bounded on any run length).
 pub const MAX_SAMPLES: usize = 1 << 17;
+
+/// Running sums of `weights` (what `SimRng::pick_cumulative` draws from).
+fn cumulative(weights: &[u64]) -> Vec<u64> {
+    let mut acc = 0u64;
+    weights
+        .iter()
+        .map(|w| {
+            acc += w;
+            acc
+        })
+        .collect()
+}
 
 /// Creates the block(s) a win yields under `t`; the second is a twin's.
 fn make_blocks(
@@ -54,13 +82,22 @@ fn make_blocks(
 }
 
 /// Mining as one global exponential race: the next block comes after Exp(interval), and its miner
-/// is drawn by hash share. Memorylessness makes this exact, and nothing ever needs cancelling:
-/// a miner that switched tips simply builds on its new tip when it wins.
+/// is drawn by hash share. Memorylessness makes this exact, and a tip switch needs no
+/// cancelling: a miner that switched tips simply builds on its new tip when it wins.
 pub struct ChainDriver {
     pub observer: Observer,
     rng: SimRng,
+    /// Per node, its hash weight at the start, and now (after scheduled changes).
+    weights0: Vec<u64>,
+    weights: Vec<u64>,
     cumulative: Vec<u64>,
+    /// The mean block interval at the start's total hash power.
     interval_ns: f64,
+    /// The generation of the win drawn and still to come, if one is (see [`MINE_GEN`]).
+    pending_mine: Option<u64>,
+    mine_gen: u64,
+    /// Scheduled hash power changes, by tag index.
+    pub hash_changes: Vec<(SimTime, Vec<u32>, f64)>,
     target_blocks: Option<u64>,
     stop_time: Option<SimTime>,
     sample_every: SimDuration,
@@ -109,19 +146,16 @@ impl ChainDriver {
         stop_time: Option<SimTime>,
         sample_every: SimDuration,
     ) -> Self {
-        let mut acc = 0u64;
-        let cumulative = weights
-            .iter()
-            .map(|w| {
-                acc += w;
-                acc
-            })
-            .collect();
         ChainDriver {
             observer,
             rng,
-            cumulative,
+            weights0: weights.to_vec(),
+            weights: weights.to_vec(),
+            cumulative: cumulative(weights),
             interval_ns: interval.as_nanos() as f64,
+            pending_mine: None,
+            mine_gen: 0,
+            hash_changes: vec![],
             target_blocks,
             stop_time,
             sample_every,
@@ -140,26 +174,126 @@ impl ChainDriver {
         }
     }
 
+    /// Draws the next win at the current total hash power (none while it is zero).
     fn schedule_mine(&mut self, world: &mut World<ChainNode>) {
-        let dt = SimDuration::from_nanos_f64(self.rng.exponential(self.interval_ns));
+        let (total0, total) = (self.weights0.iter().sum::<u64>(), self.total());
+        if total == 0 {
+            return;
+        }
+        let mean = if total == total0 {
+            self.interval_ns
+        } else {
+            self.interval_ns * (total0 as f64 / total as f64)
+        };
+        let dt = SimDuration::from_nanos_f64(self.rng.exponential(mean));
         let at = world.now().saturating_add(dt);
-        world.kernel.schedule(at, Event::Control(MINE));
+        let tag = if self.mine_gen == 0 {
+            MINE
+        } else {
+            MINE_GEN | self.mine_gen
+        };
+        world.kernel.schedule(at, Event::Control(tag));
+        self.pending_mine = Some(self.mine_gen);
     }
 
-    /// Some node with hash power is up, or a scheduled restart brings one back.
+    /// The win drawn and still to come will be ignored.
+    fn abandon_mine(&mut self) {
+        if self.pending_mine.take().is_some() {
+            self.mine_gen += 1;
+        }
+    }
+
+    fn total(&self) -> u64 {
+        self.cumulative.last().copied().unwrap_or(0)
+    }
+
+    /// Some node with hash power is up, or a scheduled restart brings one back, or a scheduled
+    /// change gives hash power back.
     fn hash_power_left(&self, world: &World<ChainNode>) -> bool {
         let now = world.now();
-        let mut below = 0;
-        self.cumulative.iter().enumerate().any(|(i, &c)| {
-            let has_power = c > below;
-            below = c;
-            has_power && (world.net.is_up(NodeId(i as u32)) || self.comeback[i] > now)
-        })
+        let coming = (self.hash_changes.iter())
+            .filter(|c| c.0 > now && c.2 > 0.0)
+            .flat_map(|c| c.1.iter())
+            .map(|&n| n as usize);
+        (0..self.weights.len())
+            .filter(|&i| self.weights[i] > 0)
+            .chain(coming.filter(|&i| self.weights0[i] > 0))
+            .any(|i| world.net.is_up(NodeId(i as u32)) || self.comeback[i] > now)
+    }
+
+    /// Change `i`: its nodes' hash power becomes its factor × the start's, and the race is
+    /// drawn again at the new total.
+    fn change_hash_power(&mut self, world: &mut World<ChainNode>, i: usize) {
+        let (_, nodes, factor) = &self.hash_changes[i];
+        for &n in nodes {
+            let w = self.weights0[n as usize] as f64 * factor;
+            self.weights[n as usize] = crate::round_half_up(w);
+        }
+        self.cumulative = cumulative(&self.weights);
+        self.observer.disturbance(world.now(), "hash power changed");
+        if self.pending_mine.is_some() {
+            self.abandon_mine();
+            self.schedule_mine(world);
+        } else if self.mining {
+            // Mining had no draw (no hash power until now).
+            self.schedule_mine(world);
+        }
+        if self.mining_stopped_at.is_none() && !self.hash_power_left(world) {
+            self.starve(world);
+        }
+    }
+
+    /// The race's win has come: its miner (drawn by hash share) builds its template's
+    /// block(s), unless it is down; then the next win is drawn.
+    fn win(&mut self, world: &mut World<ChainNode>) {
+        let now = world.now();
+        let m = NodeId(self.rng.pick_cumulative(&self.cumulative) as u32);
+        if world.net.is_up(m) {
+            let t = world.nodes[m.idx()].template();
+            let (b, twin) = make_blocks(&mut world.shared.store, t, m, now, &mut self.rng);
+            let mut tag = u64::from(b.0);
+            for x in std::iter::once(b).chain(twin) {
+                self.observer.block_created(now, x);
+                let parent = world.shared.store.parent(x);
+                world.kernel.record_outcome(m.0, parent.0, u64::from(x.0));
+            }
+            if let Some(t2) = twin {
+                tag |= (u64::from(t2.0) + 1) << 32;
+            }
+            world.invoke(m, |n, ctx| n.on_control(ctx, tag));
+            self.mined += 1;
+            if let Some(p) = &self.progress {
+                p.blocks.store(self.mined, Ordering::Relaxed);
+            }
+            if self.mining_stopped_at.is_some() {
+                // A tie-break block: one at a time, then wait for quiet again.
+                self.tie_break_blocks += 1;
+                self.mining = false;
+            } else if self.target_blocks.is_some_and(|t| self.mined >= t) {
+                self.stop_mining(world);
+            }
+        } else {
+            self.lost_wins += 1;
+        }
+        if self.mining {
+            self.schedule_mine(world);
+        }
+    }
+
+    /// Nothing can mine again: waiting for the stop condition would only run on to
+    /// stop.max_time.
+    fn starve(&mut self, world: &mut World<ChainNode>) {
+        self.starved = true;
+        self.observer.disturbance(world.now(), "no hash power left");
+        self.stop_mining(world);
     }
 
     fn stop_mining(&mut self, world: &mut World<ChainNode>) {
         if self.mining {
             self.mining = false;
+            // A win drawn before the stop must not come as a tie-break block later: with it
+            // and the tie-break's own draw both pending, tie-breaks came twice as fast.
+            self.abandon_mine();
             self.mining_stopped_at = Some(world.now());
             let from = world.now().max(world.last_net_change());
             self.deadline = Some(from.saturating_add(self.settle));
@@ -214,6 +348,11 @@ impl Driver<ChainNode> for ChainDriver {
         if let Some(t) = self.stop_time {
             world.kernel.schedule(t, Event::Control(STOP_MINING));
         }
+        for (i, c) in self.hash_changes.iter().enumerate() {
+            world
+                .kernel
+                .schedule(c.0, Event::Control(HASH_CHANGE + i as u64));
+        }
         for (i, a) in self.attacks.iter().enumerate() {
             let tag = ATTACK + 2 * i as u64;
             if a.from > SimTime::ZERO {
@@ -227,41 +366,14 @@ impl Driver<ChainNode> for ChainDriver {
 
     fn on_control(&mut self, world: &mut World<ChainNode>, tag: u64) {
         let now = world.now();
-        match tag {
-            MINE if self.mining => {
-                let m = NodeId(self.rng.pick_cumulative(&self.cumulative) as u32);
-                if world.net.is_up(m) {
-                    let t = world.nodes[m.idx()].template();
-                    let (b, twin) = make_blocks(&mut world.shared.store, t, m, now, &mut self.rng);
-                    let mut tag = u64::from(b.0);
-                    for x in std::iter::once(b).chain(twin) {
-                        self.observer.block_created(now, x);
-                        let parent = world.shared.store.parent(x);
-                        world.kernel.record_outcome(m.0, parent.0, u64::from(x.0));
-                    }
-                    if let Some(t2) = twin {
-                        tag |= (u64::from(t2.0) + 1) << 32;
-                    }
-                    world.invoke(m, |n, ctx| n.on_control(ctx, tag));
-                    self.mined += 1;
-                    if let Some(p) = &self.progress {
-                        p.blocks.store(self.mined, Ordering::Relaxed);
-                    }
-                    if self.mining_stopped_at.is_some() {
-                        // A tie-break block: one at a time, then wait for quiet again.
-                        self.tie_break_blocks += 1;
-                        self.mining = false;
-                    } else if self.target_blocks.is_some_and(|t| self.mined >= t) {
-                        self.stop_mining(world);
-                    }
-                } else {
-                    self.lost_wins += 1;
-                }
-                if self.mining {
-                    self.schedule_mine(world);
-                }
+        if let Some(gen) = mine_generation(tag) {
+            if self.pending_mine == Some(gen) {
+                self.pending_mine = None;
+                self.win(world);
             }
-            MINE => {}
+            return;
+        }
+        match tag {
             STOP_MINING => self.stop_mining(world),
             SAMPLE => {
                 self.observer.sample(now, &world.shared.store);
@@ -303,6 +415,9 @@ impl Driver<ChainNode> for ChainDriver {
                     self.sample_every = self.sample_every.saturating_mul(2);
                 }
             }
+            t if t >= HASH_CHANGE && ((t - HASH_CHANGE) as usize) < self.hash_changes.len() => {
+                self.change_hash_power(world, (t - HASH_CHANGE) as usize)
+            }
             t if t >= ATTACK && ((t - ATTACK) / 2) < self.attacks.len() as u64 => {
                 let i = ((t - ATTACK) / 2) as usize;
                 if self.attacks[i].ended {
@@ -332,11 +447,7 @@ impl Driver<ChainNode> for ChainDriver {
             NetEvent::NodeDown(n) => {
                 self.observer.node_down(now, &world.shared.store, n);
                 if self.mining_stopped_at.is_none() && !self.hash_power_left(world) {
-                    // Nothing can mine again: waiting for the stop condition would only run
-                    // on to stop.max_time.
-                    self.starved = true;
-                    self.observer.disturbance(now, "no hash power left");
-                    self.stop_mining(world);
+                    self.starve(world);
                 }
             }
             NetEvent::NodeUp(n) => self.observer.node_up(now, &world.shared.store, n),

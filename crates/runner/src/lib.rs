@@ -11,8 +11,8 @@ pub mod trace;
 pub mod validate;
 
 pub use config::{
-    ByzantineCfg, CrashCfg, EclipseFeed, HashDist, HashPower, PartitionCfg, RegionCfg, RunConfig,
-    StrategyKind, DEFAULT_RTO,
+    ByzantineCfg, CrashCfg, EclipseFeed, HashChangeCfg, HashDist, HashPower, PartitionCfg,
+    RegionCfg, RunConfig, StrategyKind, DEFAULT_RTO, MAX_HASH_FACTOR,
 };
 pub use driver::{check_safety, ChainDriver, Progress, MAX_SAMPLES};
 
@@ -166,7 +166,7 @@ pub fn hash_weights(cfg: &RunConfig, rng: &mut SimRng) -> Result<Vec<u64>, RunEr
         .collect())
 }
 
-fn round_half_up(x: f64) -> u64 {
+pub(crate) fn round_half_up(x: f64) -> u64 {
     // IEEE addition and truncation: identical bits on every platform.
     (x + 0.5) as u64
 }
@@ -305,6 +305,9 @@ pub fn build(
         cfg.sample_interval,
     );
     driver.settle = cfg.settle();
+    driver.hash_changes = (cfg.hash_changes.iter())
+        .map(|c| (at(c.at), c.nodes.clone(), c.factor))
+        .collect();
     driver.attacks = cfg
         .byzantine
         .iter()

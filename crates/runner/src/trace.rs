@@ -2,7 +2,7 @@
 //! ones the trace hash is computed over (`des::trace`), so a trace and the hash cannot disagree;
 //! [`describe`] names what each one is.
 
-use crate::driver::{ATTACK, MINE, SAMPLE, STOP_MINING};
+use crate::driver::{mine_generation, ATTACK, HASH_CHANGE, MINE_GEN, SAMPLE, STOP_MINING};
 use crate::{run_inner, RunConfig, RunError, RunOutput};
 use chain::MsgKind;
 use des::kernel::{TRACE_CONTROL, TRACE_MSG_BASE, TRACE_OUTCOME, TRACE_TIMER};
@@ -22,7 +22,8 @@ pub struct Described {
     /// too: src = the miner, dst = its parent block).
     pub event: &'static str,
     /// The message kind (`inv`, `getdata`, `block`, …); for timers `wake` or
-    /// `request-timeout`; for controls `mine`, `sample`, `stop-mining`, `attack-start`,
+    /// `request-timeout`; for controls `mine` (a win of the mining race, which may have been
+    /// abandoned), `sample`, `stop-mining`, `hash-change`, `attack-start`,
     /// `attack-end`, `partition-start`, `partition-heal`, `crash` or `restart`; `mined` for
     /// created blocks.
     pub kind: &'static str,
@@ -76,10 +77,13 @@ fn control_meaning(tag: u64) -> &'static str {
     if let Some((name, _)) = net::net_control_meaning(tag) {
         return name;
     }
+    if mine_generation(tag).is_some() {
+        return "mine";
+    }
     match tag {
-        MINE => "mine",
         SAMPLE => "sample",
         STOP_MINING => "stop-mining",
+        t if (HASH_CHANGE..MINE_GEN).contains(&t) => "hash-change",
         t if t >= ATTACK && (t - ATTACK) % 2 == 0 => "attack-start",
         t if t >= ATTACK => "attack-end",
         _ => "other",
@@ -87,11 +91,12 @@ fn control_meaning(tag: u64) -> &'static str {
 }
 
 /// The control kinds, by name, as [`describe`] gives them (for filters).
-pub fn control_kinds() -> [&'static str; 9] {
+pub fn control_kinds() -> [&'static str; 10] {
     [
         "mine",
         "sample",
         "stop-mining",
+        "hash-change",
         "attack-start",
         "attack-end",
         "partition-start",

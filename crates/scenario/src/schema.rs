@@ -189,6 +189,19 @@ pub struct HashPowerToml {
     pub sd: Option<f64>,
     pub shape: Option<f64>,
     pub floor: Option<f64>,
+    /// Scheduled changes of some nodes' hash power.
+    #[serde(default)]
+    pub changes: Vec<HashChangeToml>,
+}
+
+#[derive(Deserialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct HashChangeToml {
+    pub at: Dur,
+    /// Ids and "a..b" ranges.
+    pub nodes: Vec<NodeRef>,
+    /// Their hash power from `at` on, as a multiple of the start's (0: they stop mining).
+    pub factor: f64,
 }
 
 #[derive(Deserialize, Clone, Debug, Default)]

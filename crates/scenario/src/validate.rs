@@ -774,6 +774,30 @@ pub fn validate(f: &ScenarioFile) -> Result<RunConfig, Vec<Issue>> {
     if matches!(dist, HashDist::Normal | HashDist::Exponential) && !(hash_power.mean > 0.0) {
         v.err("consensus.hash_power.mean", "must be positive");
     }
+    let mut hash_changes = vec![];
+    for (i, ch) in h.changes.iter().enumerate() {
+        let key = format!("consensus.hash_power.changes[{i}]");
+        let ids = node_ids(&mut v, &format!("{key}.nodes"), &ch.nodes, nodes);
+        if ch.nodes.is_empty() {
+            v.err(format!("{key}.nodes"), "names no node");
+        }
+        if !(0.0..=runner::MAX_HASH_FACTOR).contains(&ch.factor) {
+            v.err(
+                format!("{key}.factor"),
+                format!(
+                    "{} is out of range: a multiple of the nodes' hash power at the start, \
+                     0 (they stop mining) to {}",
+                    ch.factor,
+                    runner::MAX_HASH_FACTOR
+                ),
+            );
+        }
+        hash_changes.push(runner::HashChangeCfg {
+            at: ch.at.0,
+            nodes: ids,
+            factor: ch.factor,
+        });
+    }
     // Stop and limits.
     let s = &f.stop;
     if s.blocks.is_none() && s.time.is_none() {
@@ -835,6 +859,7 @@ pub fn validate(f: &ScenarioFile) -> Result<RunConfig, Vec<Issue>> {
         byzantine,
         chain,
         block_interval: interval,
+        hash_changes,
         hash_power,
         stop_blocks: s.blocks,
         stop_time: s.time.map(|d| d.0),

@@ -41,6 +41,24 @@ fn every_shipped_scenario_validates() {
     assert!(n >= 6, "only {n} scenarios");
 }
 
+/// Hash power changes come through as written: time, node ids (ranges expanded), factor.
+#[test]
+fn hash_power_changes_are_parsed() {
+    let text = with(
+        "miners = 10             # nodes 0..10 mine, the other 90 only relay",
+        "miners = 10\n\n[[consensus.hash_power.changes]]\nat = \"90m\"\nnodes = [\"0..3\", 7]\nfactor = 0.0\n\n[[consensus.hash_power.changes]]\nat = \"3h\"\nnodes = [1]\nfactor = 2.5",
+    );
+    let plan = parse("t.toml", &text).unwrap();
+    let changes = &plan.points[0].config.hash_changes;
+    assert_eq!(changes.len(), 2);
+    assert_eq!(changes[0].at, des::SimDuration::from_secs(5400));
+    assert_eq!(changes[0].nodes, vec![0, 1, 2, 7]);
+    assert_eq!((changes[0].factor, changes[1].factor), (0.0, 2.5));
+    assert_eq!(changes[1].nodes, vec![1]);
+    let e = err(&text.replace("factor = 2.5", "factor = 2.5\nwhen = 3"));
+    assert!(e.to_string().contains("when"), "{e}");
+}
+
 #[test]
 fn malformed_toml_names_the_line() {
     let text = with("nodes = 100", "nodes = = 100");
@@ -185,6 +203,24 @@ fn out_of_range_values_name_key_line_and_what_is_allowed() {
             "[consensus.compact]\nmissing = [[0.5, 0]]\n\n[consensus]",
             "consensus.compact.missing[0]",
             "positive integer",
+        ),
+        (
+            "miners = 10             # nodes 0..10 mine, the other 90 only relay",
+            "miners = 10\n\n[[consensus.hash_power.changes]]\nat = \"1h\"\nnodes = [\"0..5\"]\nfactor = -1.0",
+            "consensus.hash_power.changes[0].factor",
+            "0 (they stop mining) to 1000",
+        ),
+        (
+            "miners = 10             # nodes 0..10 mine, the other 90 only relay",
+            "miners = 10\n\n[[consensus.hash_power.changes]]\nat = \"1h\"\nnodes = [100]\nfactor = 0.5",
+            "consensus.hash_power.changes[0].nodes",
+            "does not exist",
+        ),
+        (
+            "miners = 10             # nodes 0..10 mine, the other 90 only relay",
+            "miners = 10\n\n[[consensus.hash_power.changes]]\nat = \"1h\"\nnodes = []\nfactor = 0.5",
+            "consensus.hash_power.changes[0].nodes",
+            "names no node",
         ),
         (
             "topology = \"random-regular\"",

@@ -1,0 +1,161 @@
+//! Scheduled hash power changes (`[[consensus.hash_power.changes]]`): the block rate follows
+//! the total hash power (difficulty is fixed), the nodes that lost theirs stop winning, mining
+//! pauses and resumes with it, and a win drawn before a change or a stop is never used after.
+//! Tolerances are Poisson standard deviations of the block counts.
+
+use chain::{ChainParams, Relay};
+use des::{SimDuration, SimTime};
+use net::{Latency, TopologyKind};
+use runner::{run_one, HashChangeCfg, HashPower, RunConfig};
+
+const T: u64 = 600;
+
+fn base(nodes: u32) -> RunConfig {
+    RunConfig {
+        nodes,
+        topology: TopologyKind::Complete,
+        latency: Latency::constant(SimDuration::from_millis(50)),
+        upload_bps: None,
+        download_bps: None,
+        hash_power: HashPower::equal(nodes),
+        stop_blocks: None,
+        block_interval: SimDuration::from_secs(T),
+        sample_interval: SimDuration::from_secs(T),
+        chain: ChainParams {
+            relay: Relay::Push,
+            ..ChainParams::default()
+        },
+        ..RunConfig::quickstart()
+    }
+}
+
+fn at(intervals: u64) -> SimDuration {
+    SimDuration::from_secs(T * intervals)
+}
+
+fn change(intervals: u64, nodes: std::ops::Range<u32>, factor: f64) -> HashChangeCfg {
+    HashChangeCfg {
+        at: at(intervals),
+        nodes: nodes.collect(),
+        factor,
+    }
+}
+
+/// Blocks created in [from, to) intervals, and by which miners.
+fn window(out: &runner::RunOutput, from: u64, to: u64) -> Vec<u32> {
+    let (a, b) = ((T * from) as f64, (T * to) as f64);
+    (out.blocks.iter())
+        .filter(|r| r.created_s >= a && r.created_s < b)
+        .map(|r| r.miner)
+        .collect()
+}
+
+fn within_poisson(count: usize, mean: f64, what: &str) {
+    let sd = mean.sqrt();
+    assert!(
+        (count as f64 - mean).abs() <= 5.0 * sd,
+        "{what}: {count} blocks, expected {mean} ± {:.0} (5 sd)",
+        5.0 * sd
+    );
+}
+
+/// Half the miners leave at 400 T (the rate halves), the other half triples at 800 T (1.5×
+/// the start's rate): block counts per window follow, and those who left win nothing more.
+#[test]
+fn the_block_rate_and_the_winners_follow_the_hash_power() {
+    let mut cfg = base(20);
+    cfg.stop_time = Some(at(1200));
+    cfg.hash_changes = vec![change(400, 0..10, 0.0), change(800, 10..20, 3.0)];
+    let out = run_one(&cfg, 3).unwrap();
+    let w1 = window(&out, 0, 400);
+    let w2 = window(&out, 400, 800);
+    let w3 = window(&out, 800, 1200);
+    within_poisson(w1.len(), 400.0, "full hash power");
+    within_poisson(w2.len(), 200.0, "half the hash power");
+    within_poisson(w3.len(), 600.0, "1.5× the hash power");
+    assert!(w1.iter().any(|&m| m < 10));
+    assert!(
+        w2.iter().chain(&w3).all(|&m| m >= 10),
+        "a miner without hash power won"
+    );
+    // Same seed, same run; without the changes a different one.
+    assert_eq!(run_one(&cfg, 3).unwrap().trace_hash, out.trace_hash);
+    cfg.hash_changes.clear();
+    let plain = run_one(&cfg, 3).unwrap();
+    within_poisson(window(&plain, 400, 800).len(), 400.0, "no change");
+}
+
+/// All hash power leaves at 100 T and comes back at 200 T: no block in between (a win drawn
+/// before the change is not used), mining resumes, and the run ends done.
+#[test]
+fn mining_pauses_while_no_hash_power_is_left_and_resumes() {
+    let mut cfg = base(10);
+    cfg.stop_time = Some(at(300));
+    cfg.hash_changes = vec![change(100, 0..10, 0.0), change(200, 0..10, 1.0)];
+    let out = run_one(&cfg, 4).unwrap();
+    assert!(
+        window(&out, 100, 200).is_empty(),
+        "a block while no one mined"
+    );
+    within_poisson(window(&out, 0, 100).len(), 100.0, "before");
+    within_poisson(window(&out, 200, 300).len(), 100.0, "after");
+    assert_eq!(out.stop_reason, des::StopReason::Done);
+}
+
+/// All hash power leaves for good: mining stops there and the run ends `no-hash-power`
+/// instead of waiting for blocks that cannot come.
+#[test]
+fn hash_power_gone_for_good_stops_mining() {
+    let mut cfg = base(10);
+    cfg.stop_blocks = Some(100_000);
+    cfg.hash_changes = vec![change(50, 0..10, 0.0)];
+    let out = run_one(&cfg, 5).unwrap();
+    assert_eq!(out.stop_reason, des::StopReason::NoHashPower);
+    assert_eq!(out.mining_stopped_s, Some((T * 50) as f64));
+    assert!(window(&out, 50, u64::MAX / T).is_empty());
+}
+
+/// Regression: a win drawn before `stop.time` stayed queued and, once a tie-break started
+/// mining again, competed with the tie-break's own draw, so tie-break blocks came twice as
+/// fast. Every block created after the stop must come from a draw made after it (a mining
+/// event of a later generation), never from the first generation's.
+#[test]
+fn a_win_drawn_before_the_stop_is_not_a_tie_break_block() {
+    // Two miners far apart: ties at the stop are common.
+    let mut cfg = base(2);
+    cfg.latency = Latency::constant(SimDuration::from_secs(T / 2));
+    cfg.stop_time = Some(at(20));
+    let mut checked = 0;
+    for seed in 0..200 {
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(vec![]));
+        let log = seen.clone();
+        let out =
+            runner::trace::run_traced(&cfg, seed, Box::new(move |r| log.lock().unwrap().push(*r)))
+                .unwrap();
+        if out.tie_break_blocks == 0 {
+            continue;
+        }
+        checked += 1;
+        let recs = seen.lock().unwrap();
+        let stop = SimTime::ZERO + at(20);
+        for (i, r) in recs.iter().enumerate() {
+            if r.kind == des::kernel::TRACE_OUTCOME && r.time > stop {
+                let win = recs[..i]
+                    .iter()
+                    .rev()
+                    .find(|w| w.kind == des::kernel::TRACE_CONTROL)
+                    .expect("a block follows its mining event");
+                assert_eq!(win.time, r.time);
+                let gen = runner::driver::mine_generation(win.payload).expect("a mining event");
+                assert!(
+                    gen > 0,
+                    "seed {seed}: a tie-break block from a pre-stop draw"
+                );
+            }
+        }
+        if checked == 5 {
+            break;
+        }
+    }
+    assert!(checked > 0, "no run needed a tie-break");
+}
