@@ -351,6 +351,14 @@ fn print_plan(plan: &Plan) {
                 .map_or("from consensus.hash_power".to_string(), |h| h.to_string()),
         );
     }
+    for (i, h) in plan.points[0].config.hash_changes.iter().enumerate() {
+        outln!(
+            "  hash_power.changes[{i}]: from {} on, {} node(s) mine with {}× their hash power at the start",
+            h.at,
+            h.nodes.len(),
+            h.factor
+        );
+    }
     for c in cautions(plan) {
         outln!("  caution: {c}");
     }

@@ -414,6 +414,18 @@ fn check_prints_the_plan() {
         s.contains("p009-r003") && s.contains("network.loss=0.3, network.loss_mode=\"retransmit\""),
         "{s}"
     );
+    // Scheduled hash power changes are listed.
+    let exodus = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../scenarios/hash-exodus.toml"
+    );
+    let out = chainsim().args(["check", exodus]).output().unwrap();
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        s.contains("hash_power.changes[0]: from 4h on, 10 node(s) mine with 0× their hash power")
+            && s.contains("hash_power.changes[1]: from 8h on, 10 node(s) mine with 2×"),
+        "{s}"
+    );
 }
 
 /// A request timeout shorter than one block's transfer (1 MB at 20 Mbit/s: 0.4 s) is valid
