@@ -146,7 +146,8 @@ def run(path: Path, out: Path, extra=()):
                             "--jobs", "1", *extra], capture_output=True, text=True, timeout=300)
     except subprocess.TimeoutExpired:
         return None, "timed out after 300 s"
-    if p.returncode == 2 and p.stderr.startswith("error:"):
+    # Cautions ("warning: …") may come first.
+    if p.returncode == 2 and any(line.startswith("error:") for line in p.stderr.splitlines()):
         return "refused", p.stderr.strip()
     if p.returncode != 0:
         return None, f"exit {p.returncode}: {p.stderr.strip()[:500]}"
