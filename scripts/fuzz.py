@@ -14,13 +14,14 @@ hash power distribution and scheduled changes of it, up to two [[byzantine]] tab
     and is skipped);
   - every fifth case: `chainsim reproduce` re-runs it and finds the same trace hash;
   - every tenth: `chainsim trace` re-runs it (its hash matching the record), names every record
-    (no kind `other`), and has one `created` row per block mined (invalid ones too) and one row per event.
+    (no kind `other`), and has one `created` row per block mined (invalid ones too) and one row
+    per event.
 Runs ending `unsettled` that nothing explains are listed and kept; those explained are only
 counted: replicas cut apart (crashes, a partition, bans), replicas behind for a fetch they gave
 up, an upload link still booked past the end (a sender asked for more than its bandwidth
-carries), replicas still fetching, messages still in flight, or a network that went quiet too
-late for a tie-break block. Cases run in a temporary folder; failed and unsettled ones are kept
-there.
+carries), replicas still fetching, messages still in flight, no hash power left for a tie-break
+block, or a network that went quiet too late for one. Cases run in a temporary folder; failed
+and unsettled ones are kept there.
 The seed of case i is i: rerun one with `python3 scripts/fuzz.py i 1`.
 """
 import json
@@ -220,6 +221,8 @@ def check(i: int, work: Path):
         reason = "unsettled, swamped upload"
     elif reason == "unsettled" and m.get("replicas_fetching", 0) > 0:
         reason = "unsettled, still fetching"
+    elif reason == "unsettled" and m.get("starved_by"):
+        reason = "unsettled, no hash power"
     elif reason == "unsettled" and a["network"].get("in_flight_s", 0) > 0:
         reason = "unsettled, in flight"
     elif (reason == "unsettled" and m.get("final_tips", 0) > 1

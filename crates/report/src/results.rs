@@ -93,6 +93,10 @@ pub struct RunMetrics {
     pub wall_time_s: f64,
     pub tie_break_blocks: u64,
     pub mining_stopped_s: Option<f64>,
+    /// Why mining stopped early for lack of hash power (`crashes`, `hash-power-changes`,
+    /// `crashes-and-hash-power-changes`), if it did.
+    #[serde(default)]
+    pub starved_by: Option<String>,
     /// The last metrics sample at which the network was still busy (messages on their way,
     /// node timers set, a partition or crash change to come).
     #[serde(default)]
@@ -135,6 +139,7 @@ impl RunRecord {
                 wall_time_s: wall,
                 tie_break_blocks: out.tie_break_blocks,
                 mining_stopped_s: out.mining_stopped_s,
+                starved_by: out.starved_by.map(|s| s.to_string()),
                 busy_until_s: out.busy_until_s,
             },
             network: out.net.clone(),

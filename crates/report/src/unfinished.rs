@@ -60,9 +60,17 @@ pub fn unfinished(r: &RunRecord) -> Option<String> {
                 ),
                 _ => String::new(),
             };
+            // No tie-break block could come.
+            let starved = match starved(r) {
+                Some(why) if m.final_tips > 1 => format!(
+                    "; no hash power was left for the tie-break block that settles split \
+                     replicas ({why})"
+                ),
+                _ => String::new(),
+            };
             // Split replicas, and nothing above to say why: the network may have gone
             // quiet too late for the tie-break block that would settle them.
-            let explained = [&cut, &behind, &fetching, &queued]
+            let explained = [&cut, &behind, &fetching, &queued, &starved]
                 .iter()
                 .any(|c| !c.is_empty());
             let late = match (r.metrics.busy_until_s, r.metrics.mining_stopped_s) {
@@ -101,11 +109,12 @@ pub fn unfinished(r: &RunRecord) -> Option<String> {
             };
             format!(
                 "the honest replicas {state} when stop.settle ran out after mining \
-                 stopped{cut}{behind}{fetching}{queued}{late}{lost}"
+                 stopped{cut}{behind}{fetching}{queued}{starved}{late}{lost}"
             )
         }
         Ok(StopReason::NoHashPower) => format!(
-            "every miner was down for good, so mining stopped after {} blocks",
+            "{}, so mining stopped after {} blocks",
+            starved(r).unwrap_or("no hash power was left"),
             r.metrics.chain.blocks_mined
         ),
         Ok(StopReason::TimeLimit) => "it reached stop.max_time".to_string(),
@@ -114,6 +123,14 @@ pub fn unfinished(r: &RunRecord) -> Option<String> {
         Err(_) => format!("it ended with {}", r.stop_reason),
     };
     Some(why)
+}
+
+/// Why the run had no hash power left, in words (records before `starved_by` say nothing).
+fn starved(r: &RunRecord) -> Option<&'static str> {
+    let by = r.metrics.starved_by.as_deref()?;
+    by.parse::<runner::Starved>()
+        .ok()
+        .map(runner::Starved::says)
 }
 
 #[cfg(test)]
@@ -142,6 +159,7 @@ mod tests {
                 wall_time_s: 0.0,
                 tie_break_blocks: 0,
                 mining_stopped_s: Some(600.0),
+                starved_by: None,
                 busy_until_s: Some(590.0),
             },
             network: Default::default(),
@@ -156,6 +174,37 @@ mod tests {
     fn says(r: &RunRecord, yes: &str, no: &str) {
         let why = unfinished(r).expect("unfinished");
         assert!(why.contains(yes) && !why.contains(no), "{why}");
+    }
+
+    /// Mining that stopped for lack of hash power names why, and split replicas left so are
+    /// explained by it (not by the quiet that came too late for a tie-break that could not
+    /// come).
+    #[test]
+    fn no_hash_power_left_names_its_cause() {
+        let mut r = unsettled(2);
+        r.metrics.busy_until_s = Some(3088.0);
+        r.metrics.starved_by = Some(runner::Starved::Changes.to_string());
+        says(
+            &r,
+            "no hash power was left for the tie-break block that settles split replicas \
+             (hash power changes left no node with hash power)",
+            "busy until",
+        );
+        r.stop_reason = StopReason::NoHashPower.to_string();
+        says(
+            &r,
+            "hash power changes left no node with hash power, so mining stopped",
+            "down",
+        );
+        r.metrics.starved_by = Some(runner::Starved::Crashes.to_string());
+        says(
+            &r,
+            "every miner was down for good, so mining stopped",
+            "changes",
+        );
+        // A record from before the cause was kept.
+        r.metrics.starved_by = None;
+        says(&r, "no hash power was left, so mining stopped", "down");
     }
 
     #[test]

@@ -28,6 +28,31 @@ pub const HASH_CHANGE: u64 = 1 << 30;
 /// which memorylessness makes exact).
 pub const MINE_GEN: u64 = 1 << 40;
 
+des::named_enum! {
+    /// Why no hash power was left for good (mining stopped early: `no-hash-power`).
+    pub enum Starved {
+        /// Every node with hash power crashed with no restart to come.
+        Crashes = "crashes",
+        /// Scheduled hash power changes left none.
+        Changes = "hash-power-changes",
+        /// Some crashed for good, the others' hash power changed to none.
+        CrashesAndChanges = "crashes-and-hash-power-changes",
+    }
+}
+
+impl Starved {
+    /// In words, for warnings.
+    pub fn says(self) -> &'static str {
+        match self {
+            Starved::Crashes => "every miner was down for good",
+            Starved::Changes => "hash power changes left no node with hash power",
+            Starved::CrashesAndChanges => {
+                "every node with hash power was down for good or had it changed to none"
+            }
+        }
+    }
+}
+
 /// The generation of a mining tag, `None` if it is not one.
 pub fn mine_generation(tag: u64) -> Option<u64> {
     match tag {
@@ -118,8 +143,9 @@ pub struct ChainDriver {
     deadline: Option<SimTime>,
     /// Per node, the last time a scheduled restart brings it back (zero if never).
     comeback: Vec<SimTime>,
-    /// Mining stopped because every miner was down for good.
+    /// Mining stopped because no hash power was left for good: why (see [`Starved`]).
     pub starved: bool,
+    pub starved_by: Option<Starved>,
     pub progress: Option<Arc<Progress>>,
     /// Per `[[byzantine]]` table, its attack.
     pub attacks: Vec<Attack>,
@@ -169,6 +195,7 @@ impl ChainDriver {
             deadline: None,
             comeback: vec![],
             starved: false,
+            starved_by: None,
             progress: None,
             attacks: vec![],
         }
@@ -284,6 +311,15 @@ impl ChainDriver {
     /// stop.max_time.
     fn starve(&mut self, world: &mut World<ChainNode>) {
         self.starved = true;
+        // Whoever still has hash power is down for good; whoever had some at the start and
+        // has none now lost it to a change.
+        let crashed = self.weights.iter().any(|&w| w > 0);
+        let changed = (self.weights0.iter().zip(&self.weights)).any(|(&a, &b)| a > 0 && b == 0);
+        self.starved_by = Some(match (crashed, changed) {
+            (true, true) => Starved::CrashesAndChanges,
+            (false, true) => Starved::Changes,
+            _ => Starved::Crashes,
+        });
         self.observer.disturbance(world.now(), "no hash power left");
         self.stop_mining(world);
     }
@@ -478,4 +514,37 @@ pub fn check_safety(world: &World<ChainNode>, honest: &[bool]) -> Result<(), Str
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn starved_names_round_trip() {
+        for &s in Starved::ALL {
+            assert_eq!(s.name().parse::<Starved>().unwrap(), s);
+            assert!(!s.says().is_empty());
+        }
+        assert!("hunger".parse::<Starved>().is_err());
+    }
+
+    /// Mining tags name their generation; nothing else is one.
+    #[test]
+    fn mining_generations_are_read_back() {
+        assert_eq!(mine_generation(MINE), Some(0));
+        for g in [1, 2, 12345] {
+            assert_eq!(mine_generation(MINE_GEN | g), Some(g));
+        }
+        for t in [
+            SAMPLE,
+            STOP_MINING,
+            ATTACK,
+            ATTACK + 3,
+            HASH_CHANGE + 1,
+            MINE_GEN << 1,
+        ] {
+            assert_eq!(mine_generation(t), None, "{t:#x}");
+        }
+    }
 }

@@ -14,7 +14,7 @@ pub use config::{
     ByzantineCfg, CrashCfg, EclipseFeed, HashChangeCfg, HashDist, HashPower, PartitionCfg,
     RegionCfg, RunConfig, StrategyKind, DEFAULT_RTO, MAX_HASH_FACTOR,
 };
-pub use driver::{check_safety, ChainDriver, Progress, MAX_SAMPLES};
+pub use driver::{check_safety, ChainDriver, Progress, Starved, MAX_SAMPLES};
 
 use chain::{BlockStore, ChainNode, MsgKind, Shared};
 use des::{Limits, NodeId, RngFactory, SimRng, SimTime, StopReason};
@@ -99,6 +99,8 @@ pub struct RunOutput {
     pub reach: Vec<ReachCurve>,
     pub blocks: Vec<BlockRecord>,
     pub mining_stopped_s: Option<f64>,
+    /// Why mining stopped early for lack of hash power, if it did.
+    pub starved_by: Option<driver::Starved>,
     pub lost_wins: u64,
     /// Blocks mined after the stop condition because the replicas were split by a tie.
     pub tie_break_blocks: u64,
@@ -435,6 +437,7 @@ fn run_inner(
         metrics,
         net,
         mining_stopped_s: driver.mining_stopped_at.map(|t| t.as_secs_f64()),
+        starved_by: driver.starved_by,
         lost_wins: driver.lost_wins,
         tie_break_blocks: driver.tie_break_blocks,
         busy_until_s: driver.busy_at.map(|t| t.as_secs_f64()),

@@ -111,6 +111,7 @@ fn hash_power_gone_for_good_stops_mining() {
     cfg.hash_changes = vec![change(50, 0..10, 0.0)];
     let out = run_one(&cfg, 5).unwrap();
     assert_eq!(out.stop_reason, des::StopReason::NoHashPower);
+    assert_eq!(out.starved_by, Some(runner::Starved::Changes));
     assert_eq!(out.mining_stopped_s, Some((T * 50) as f64));
     assert!(window(&out, 50, u64::MAX / T).is_empty());
 }

@@ -393,6 +393,7 @@ fn mining_stops_when_no_hash_power_is_left() {
     cfg.crashes = crashes;
     let out = run_one(&cfg, 4).unwrap();
     assert_eq!(out.stop_reason, des::StopReason::NoHashPower);
+    assert_eq!(out.starved_by, Some(runner::Starved::Crashes));
     assert_eq!(out.mining_stopped_s, Some(3000.0));
     assert!(out.metrics.blocks_mined < 200);
     assert_eq!(out.tie_break_blocks, 0, "nobody left to break a tie");
