@@ -116,6 +116,8 @@ pub struct ChainDriver {
     weights0: Vec<u64>,
     weights: Vec<u64>,
     cumulative: Vec<u64>,
+    /// The total hash weight at the start.
+    total0: u64,
     /// The mean block interval at the start's total hash power.
     interval_ns: f64,
     /// The generation of the win drawn and still to come, if one is (see [`MINE_GEN`]).
@@ -178,6 +180,7 @@ impl ChainDriver {
             weights0: weights.to_vec(),
             weights: weights.to_vec(),
             cumulative: cumulative(weights),
+            total0: weights.iter().sum(),
             interval_ns: interval.as_nanos() as f64,
             pending_mine: None,
             mine_gen: 0,
@@ -203,14 +206,14 @@ impl ChainDriver {
 
     /// Draws the next win at the current total hash power (none while it is zero).
     fn schedule_mine(&mut self, world: &mut World<ChainNode>) {
-        let (total0, total) = (self.weights0.iter().sum::<u64>(), self.total());
+        let total = self.total();
         if total == 0 {
             return;
         }
-        let mean = if total == total0 {
+        let mean = if total == self.total0 {
             self.interval_ns
         } else {
-            self.interval_ns * (total0 as f64 / total as f64)
+            self.interval_ns * (self.total0 as f64 / total as f64)
         };
         let dt = SimDuration::from_nanos_f64(self.rng.exponential(mean));
         let at = world.now().saturating_add(dt);
