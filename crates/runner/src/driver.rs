@@ -145,8 +145,7 @@ pub struct ChainDriver {
     deadline: Option<SimTime>,
     /// Per node, the last time a scheduled restart brings it back (zero if never).
     comeback: Vec<SimTime>,
-    /// Mining stopped because no hash power was left for good: why (see [`Starved`]).
-    pub starved: bool,
+    /// Set when mining stopped because no hash power was left for good: why.
     pub starved_by: Option<Starved>,
     pub progress: Option<Arc<Progress>>,
     /// Per `[[byzantine]]` table, its attack.
@@ -197,7 +196,6 @@ impl ChainDriver {
             settle: SimDuration::MAX,
             deadline: None,
             comeback: vec![],
-            starved: false,
             starved_by: None,
             progress: None,
             attacks: vec![],
@@ -313,7 +311,6 @@ impl ChainDriver {
     /// Nothing can mine again: waiting for the stop condition would only run on to
     /// stop.max_time.
     fn starve(&mut self, world: &mut World<ChainNode>) {
-        self.starved = true;
         // Whoever still has hash power is down for good; whoever had some at the start and
         // has none now lost it to a change.
         let crashed = self.weights.iter().any(|&w| w > 0);
@@ -426,7 +423,7 @@ impl Driver<ChainNode> for ChainDriver {
                 }
                 let quiet = !self.mining && !busy;
                 if quiet && self.observer.live_tips() <= 1 {
-                    world.kernel.request_stop(if self.starved {
+                    world.kernel.request_stop(if self.starved_by.is_some() {
                         StopReason::NoHashPower
                     } else {
                         StopReason::Done
@@ -437,7 +434,7 @@ impl Driver<ChainNode> for ChainDriver {
                     world.kernel.request_stop(StopReason::Unsettled);
                     return;
                 }
-                if quiet && !self.starved {
+                if quiet && self.starved_by.is_none() {
                     // Quiet but split (a tie at the last height): real chains resolve this
                     // with the next block, and so do we. (Never while a scheduled heal or
                     // restart is still to come: the network is not quiet until then.)
