@@ -123,8 +123,9 @@ pub struct ChainDriver {
     /// The generation of the win drawn and still to come, if one is (see [`MINE_GEN`]).
     pending_mine: Option<u64>,
     mine_gen: u64,
-    /// Scheduled hash power changes, by tag index.
+    /// Scheduled hash power changes, by tag index, and whether each has been applied.
     pub hash_changes: Vec<(SimTime, Vec<u32>, f64)>,
+    changes_applied: Vec<bool>,
     target_blocks: Option<u64>,
     stop_time: Option<SimTime>,
     sample_every: SimDuration,
@@ -184,6 +185,7 @@ impl ChainDriver {
             pending_mine: None,
             mine_gen: 0,
             hash_changes: vec![],
+            changes_applied: vec![],
             target_blocks,
             stop_time,
             sample_every,
@@ -239,9 +241,10 @@ impl ChainDriver {
     /// change gives hash power back.
     fn hash_power_left(&self, world: &World<ChainNode>) -> bool {
         let now = world.now();
-        let coming = (self.hash_changes.iter())
-            .filter(|c| c.0 > now && c.2 > 0.0)
-            .flat_map(|c| c.1.iter())
+        // Changes still to apply (one due now may come after the one being applied).
+        let coming = (self.hash_changes.iter().zip(&self.changes_applied))
+            .filter(|(c, &applied)| !applied && c.2 > 0.0)
+            .flat_map(|(c, _)| c.1.iter())
             .map(|&n| n as usize);
         (0..self.weights.len())
             .filter(|&i| self.weights[i] > 0)
@@ -252,6 +255,7 @@ impl ChainDriver {
     /// Change `i`: its nodes' hash power becomes its factor × the start's, and the race is
     /// drawn again at the new total.
     fn change_hash_power(&mut self, world: &mut World<ChainNode>, i: usize) {
+        self.changes_applied[i] = true;
         let (_, nodes, factor) = &self.hash_changes[i];
         for &n in nodes {
             let w = self.weights0[n as usize] as f64 * factor;
@@ -384,6 +388,7 @@ impl Driver<ChainNode> for ChainDriver {
         if let Some(t) = self.stop_time {
             world.kernel.schedule(t, Event::Control(STOP_MINING));
         }
+        self.changes_applied = vec![false; self.hash_changes.len()];
         for (i, c) in self.hash_changes.iter().enumerate() {
             world
                 .kernel

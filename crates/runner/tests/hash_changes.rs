@@ -116,6 +116,21 @@ fn hash_power_gone_for_good_stops_mining() {
     assert!(window(&out, 50, u64::MAX / T).is_empty());
 }
 
+/// Regression: changes due at the same time apply in order, and the first one taking all hash
+/// power is not the end when the next one, due then too, gives some back.
+#[test]
+fn a_change_due_at_the_same_time_counts_as_still_to_come() {
+    let mut cfg = base(10);
+    cfg.stop_time = Some(at(200));
+    cfg.hash_changes = vec![change(100, 0..10, 0.0), change(100, 0..5, 1.0)];
+    let out = run_one(&cfg, 6).unwrap();
+    assert_eq!(out.stop_reason, des::StopReason::Done);
+    assert_eq!(out.starved_by, None);
+    let after = window(&out, 100, 200);
+    within_poisson(after.len(), 50.0, "half the hash power");
+    assert!(after.iter().all(|&m| m < 5));
+}
+
 /// Regression: a win drawn before `stop.time` stayed queued and, once a tie-break started
 /// mining again, competed with the tie-break's own draw, so tie-break blocks came twice as
 /// fast. Every block created after the stop must come from a draw made after it (a mining
