@@ -93,8 +93,9 @@ pub struct RunMetrics {
     pub wall_time_s: f64,
     pub tie_break_blocks: u64,
     pub mining_stopped_s: Option<f64>,
-    /// Why mining stopped early for lack of hash power (`crashes`, `hash-power-changes`,
-    /// `crashes-and-hash-power-changes`), if it did.
+    /// Why no hash power was left for good (`crashes`, `hash-power-changes`,
+    /// `crashes-and-hash-power-changes`), if that happened: before mining's stop it stopped
+    /// mining early (`no-hash-power`); after it, no tie-break block could come.
     #[serde(default)]
     pub starved_by: Option<String>,
     /// The last metrics sample at which the network was still busy (messages on their way,

@@ -146,8 +146,10 @@ pub struct ChainDriver {
     deadline: Option<SimTime>,
     /// Per node, the last time a scheduled restart brings it back (zero if never).
     comeback: Vec<SimTime>,
-    /// Set when mining stopped because no hash power was left for good: why.
+    /// Set when no hash power is left for good (before or after mining's stop): why.
     pub starved_by: Option<Starved>,
+    /// Mining stopped early for that (`no-hash-power`).
+    pub starved: bool,
     pub progress: Option<Arc<Progress>>,
     /// Per `[[byzantine]]` table, its attack.
     pub attacks: Vec<Attack>,
@@ -199,6 +201,7 @@ impl ChainDriver {
             deadline: None,
             comeback: vec![],
             starved_by: None,
+            starved: false,
             progress: None,
             attacks: vec![],
         }
@@ -270,9 +273,7 @@ impl ChainDriver {
             // Mining had no draw (no hash power until now).
             self.schedule_mine(world);
         }
-        if self.mining_stopped_at.is_none() && !self.hash_power_left(world) {
-            self.starve(world);
-        }
+        self.check_hash_power(world);
     }
 
     /// The race's win has come: its miner (drawn by hash share) builds its template's
@@ -312,9 +313,13 @@ impl ChainDriver {
         }
     }
 
-    /// Nothing can mine again: waiting for the stop condition would only run on to
-    /// stop.max_time.
-    fn starve(&mut self, world: &mut World<ChainNode>) {
+    /// After a crash or a change: if no hash power is left for good, nothing can mine again.
+    /// Before mining's stop, waiting for it would only run on to stop.max_time, so mining
+    /// stops here (`no-hash-power`); after it, no tie-break block can come either.
+    fn check_hash_power(&mut self, world: &mut World<ChainNode>) {
+        if self.starved_by.is_some() || self.hash_power_left(world) {
+            return;
+        }
         // Whoever still has hash power is down for good; whoever had some at the start and
         // has none now lost it to a change.
         let crashed = self.weights.iter().any(|&w| w > 0);
@@ -325,7 +330,14 @@ impl ChainDriver {
             _ => Starved::Crashes,
         });
         self.observer.disturbance(world.now(), "no hash power left");
-        self.stop_mining(world);
+        if self.mining_stopped_at.is_none() {
+            self.starved = true;
+            self.stop_mining(world);
+        } else {
+            // A tie-break waiting for hash power waits no more.
+            self.mining = false;
+            self.abandon_mine();
+        }
     }
 
     fn stop_mining(&mut self, world: &mut World<ChainNode>) {
@@ -428,7 +440,7 @@ impl Driver<ChainNode> for ChainDriver {
                 }
                 let quiet = !self.mining && !busy;
                 if quiet && self.observer.live_tips() <= 1 {
-                    world.kernel.request_stop(if self.starved_by.is_some() {
+                    world.kernel.request_stop(if self.starved {
                         StopReason::NoHashPower
                     } else {
                         StopReason::Done
@@ -487,9 +499,7 @@ impl Driver<ChainNode> for ChainDriver {
             NetEvent::PartitionHealed(_) => self.observer.disturbance(now, "partition healed"),
             NetEvent::NodeDown(n) => {
                 self.observer.node_down(now, &world.shared.store, n);
-                if self.mining_stopped_at.is_none() && !self.hash_power_left(world) {
-                    self.starve(world);
-                }
+                self.check_hash_power(world);
             }
             NetEvent::NodeUp(n) => self.observer.node_up(now, &world.shared.store, n),
         }

@@ -99,7 +99,8 @@ pub struct RunOutput {
     pub reach: Vec<ReachCurve>,
     pub blocks: Vec<BlockRecord>,
     pub mining_stopped_s: Option<f64>,
-    /// Why mining stopped early for lack of hash power, if it did.
+    /// Why no hash power was left for good, if that happened: before mining's stop it stopped
+    /// mining early (`no-hash-power`); after it, no tie-break block could come.
     pub starved_by: Option<driver::Starved>,
     pub lost_wins: u64,
     /// Blocks mined after the stop condition because the replicas were split by a tie.

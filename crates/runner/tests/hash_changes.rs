@@ -116,6 +116,39 @@ fn hash_power_gone_for_good_stops_mining() {
     assert!(window(&out, 50, u64::MAX / T).is_empty());
 }
 
+/// All hash power leaves just after `stop.time`: replicas split at the stop get no tie-break
+/// block (none is tried), end `unsettled` with the cause recorded, and no run is called
+/// `no-hash-power` (mining stopped on time, not early).
+#[test]
+fn no_hash_power_after_the_stop_means_no_tie_break() {
+    let mut cfg = base(12);
+    cfg.topology = TopologyKind::RandomRegular { degree: 4 };
+    cfg.latency = Latency::constant(SimDuration::from_secs(3));
+    cfg.block_interval = SimDuration::from_secs(5);
+    cfg.sample_interval = SimDuration::from_secs(5);
+    cfg.stop_time = Some(SimDuration::from_secs(600));
+    cfg.hash_changes = vec![HashChangeCfg {
+        at: SimDuration::from_secs(601),
+        nodes: (0..12).collect(),
+        factor: 0.0,
+    }];
+    let mut split = 0;
+    for seed in 0..20 {
+        let out = run_one(&cfg, seed).unwrap();
+        assert_ne!(out.stop_reason, des::StopReason::NoHashPower, "seed {seed}");
+        if out.stop_reason == des::StopReason::Unsettled {
+            split += 1;
+            assert_eq!(
+                out.starved_by,
+                Some(runner::Starved::Changes),
+                "seed {seed}"
+            );
+            assert_eq!(out.tie_break_blocks, 0, "seed {seed}");
+        }
+    }
+    assert!(split > 0, "no replicas split at the stop");
+}
+
 /// Regression: changes due at the same time apply in order, and the first one taking all hash
 /// power is not the end when the next one, due then too, gives some back.
 #[test]
