@@ -185,58 +185,43 @@ pub fn data(c: &Chart) -> String {
         c.y_label,
         if c.y_log { " (log axis)" } else { "" }
     );
-    let mut w = csv::Writer::from_writer(vec![]);
     let num = |v: f64| v.to_string();
-    let rows = {
-        let mut rows: Vec<[String; 7]> = vec![];
-        for (i, s) in c.series.iter().enumerate() {
-            let name = (s.name.clone())
-                .or_else(|| s.label.clone())
-                .unwrap_or_else(|| format!("series {i}"));
-            let bar = |x: f64| s.errors.iter().find(|e| e.0 == x);
-            let mut row = |x: f64, y: f64, bar: Option<&(f64, f64, f64, f64)>| {
-                let (lo, hi) = bar.map_or((String::new(), String::new()), |e| (num(e.2), num(e.3)));
-                rows.push([
-                    i.to_string(),
-                    name.clone(),
-                    num(x),
-                    num(y),
-                    lo,
-                    hi,
-                    String::new(),
-                ]);
-            };
-            for &(x, y) in &s.points {
-                row(x, y, bar(x));
-            }
-            for e in s
-                .errors
-                .iter()
-                .filter(|e| !s.points.iter().any(|p| p.0 == e.0))
-            {
-                row(e.0, e.1, Some(e));
-            }
-        }
-        for b in &c.bands {
-            let (from, to) = (num(b.from), num(b.to));
-            rows.push([
-                "band".into(),
-                b.label.clone(),
-                from,
-                String::new(),
-                String::new(),
-                String::new(),
-                to,
+    let blank = String::new;
+    let mut rows: Vec<Vec<String>> = vec![];
+    for (i, s) in c.series.iter().enumerate() {
+        let name = (s.name.clone())
+            .or_else(|| s.label.clone())
+            .unwrap_or_else(|| format!("series {i}"));
+        let bar = |x: f64| s.errors.iter().find(|e| e.0 == x);
+        let off_line = (s.errors.iter()).filter(|e| !s.points.iter().any(|p| p.0 == e.0));
+        let points = (s.points.iter().map(|&(x, y)| (x, y, bar(x))))
+            .chain(off_line.map(|e| (e.0, e.1, Some(e))));
+        for (x, y, bar) in points {
+            let (lo, hi) = bar.map_or((blank(), blank()), |e| (num(e.2), num(e.3)));
+            rows.push(vec![
+                i.to_string(),
+                name.clone(),
+                num(x),
+                num(y),
+                lo,
+                hi,
+                blank(),
             ]);
         }
-        rows
-    };
-    let header = ["series", "name", "x", "y", "y_low", "y_high", "x_to"];
-    for r in std::iter::once(header.map(String::from)).chain(rows) {
-        w.write_record(&r)
-            .expect("writing CSV into memory cannot fail");
     }
-    let bytes = w.into_inner().expect("an in-memory writer cannot fail");
+    for b in &c.bands {
+        rows.push(vec![
+            "band".into(),
+            b.label.clone(),
+            num(b.from),
+            blank(),
+            blank(),
+            blank(),
+            num(b.to),
+        ]);
+    }
+    let header = ["series", "name", "x", "y", "y_low", "y_high", "x_to"].map(String::from);
+    let bytes = crate::results::table(header.to_vec(), rows);
     out.push_str(&String::from_utf8(bytes).expect("the CSV of UTF-8 text is UTF-8"));
     out
 }

@@ -365,7 +365,7 @@ fn param_keys(s: &Summary) -> Vec<String> {
 }
 
 /// Writes header and rows as CSV into memory.
-fn table(header: Vec<String>, rows: Vec<Vec<String>>) -> Vec<u8> {
+pub(crate) fn table(header: Vec<String>, rows: Vec<Vec<String>>) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(vec![]);
     for r in std::iter::once(header).chain(rows) {
         w.write_record(&r)
