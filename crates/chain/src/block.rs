@@ -1,6 +1,6 @@
 //! Blocks and the one shared block store: every block is created once and referenced by id.
 
-use des::{NodeId, SimTime};
+use des::{NodeId, SimDuration, SimTime};
 use sha2::{Digest, Sha256};
 
 /// Index of a block in the store; genesis is 0.
@@ -24,6 +24,76 @@ pub struct Block {
     pub miner: NodeId,
     pub created: SimTime,
     pub hash: [u8; 32],
+    /// The work a miner had to do for this block, in units where genesis has
+    /// [`GENESIS_DIFFICULTY`]: a miner finds it at a rate ∝ its hash power / this.
+    pub difficulty: u64,
+    /// The chain's cumulative work, genesis (0) excluded: what the fork choice compares.
+    pub work: u128,
+    /// The difficulty a child of this block gets (the [`Retarget`] rule, worked out once).
+    pub next_difficulty: u64,
+}
+
+/// Genesis's difficulty: the unit in which difficulties are counted. With a fixed difficulty,
+/// every block has it and the fork choice's cumulative work is height × this.
+pub const GENESIS_DIFFICULTY: u64 = 1 << 20;
+/// Retargeting keeps the difficulty within [`GENESIS_DIFFICULTY`] ÷ 2²⁰ … × 2²⁰, so a chain's
+/// work and a GHOST subtree's weight fit a u64 for 2²⁴ blocks even at the largest difficulty.
+pub const MIN_DIFFICULTY: u64 = 1;
+pub const MAX_DIFFICULTY: u64 = GENESIS_DIFFICULTY << 20;
+
+des::named_enum! {
+    /// How a block's difficulty follows from its parent's chain.
+    pub enum RetargetRule {
+        /// Every block has the genesis difficulty.
+        Fixed = "fixed",
+        /// Bitcoin's rule, per epoch of `every` blocks: the first block of an epoch gets its
+        /// parent's difficulty × `every` × the target interval ÷ the time the last `every`
+        /// blocks took (from their creation times), that span clamped to within `clamp` times
+        /// the target.
+        Epoch = "epoch",
+    }
+}
+
+/// The difficulty adjustment: a rule and its parameters.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct Retarget {
+    pub rule: RetargetRule,
+    /// Blocks per epoch (`epoch`).
+    pub every: u32,
+    /// At most this factor up or down per retarget (`epoch`; Bitcoin: 4).
+    pub clamp: f64,
+}
+
+impl Retarget {
+    pub const FIXED: Retarget = Retarget {
+        rule: RetargetRule::Fixed,
+        every: 2016,
+        clamp: 4.0,
+    };
+
+    /// The `epoch` rule (Bitcoin: 2016 blocks, clamp 4).
+    pub fn epoch(every: u32, clamp: f64) -> Retarget {
+        Retarget {
+            rule: RetargetRule::Epoch,
+            every,
+            clamp,
+        }
+    }
+}
+
+impl Default for Retarget {
+    fn default() -> Self {
+        Retarget::FIXED
+    }
+}
+
+/// [`Retarget`] with its span bounds worked out, in nanoseconds.
+#[derive(Copy, Clone, Debug)]
+struct Rule {
+    every: u32,
+    target_ns: u64,
+    min_span_ns: u64,
+    max_span_ns: u64,
 }
 
 /// All blocks of a run, append-only.
@@ -33,6 +103,8 @@ pub struct BlockStore {
     children: Vec<Vec<BlockId>>,
     /// Nodes whose blocks are acceptable (all nodes in a permissionless chain).
     miners: u32,
+    /// `None`: a fixed difficulty.
+    retarget: Option<Rule>,
 }
 
 /// A miner id that no node has: blocks claiming it fail validation.
@@ -46,12 +118,53 @@ impl BlockStore {
             miner: NO_MINER,
             created: SimTime::ZERO,
             hash: Sha256::digest(b"chainsim genesis").into(),
+            difficulty: GENESIS_DIFFICULTY,
+            work: 0,
+            next_difficulty: GENESIS_DIFFICULTY,
         };
         BlockStore {
             blocks: vec![genesis],
             children: vec![vec![]],
             miners,
+            retarget: None,
         }
+    }
+
+    /// A store whose difficulty follows `r`, aiming at one block per `interval`. `every` must
+    /// be ≥ 1, `clamp` ≥ 1, the interval positive (scenario validation sees to it).
+    pub fn with_retarget(miners: u32, r: Retarget, interval: SimDuration) -> Self {
+        let mut s = BlockStore::new(miners);
+        if r.rule == RetargetRule::Epoch {
+            let target_ns = interval.as_nanos().saturating_mul(u64::from(r.every));
+            s.retarget = Some(Rule {
+                every: r.every,
+                target_ns,
+                min_span_ns: ((target_ns as f64 / r.clamp).round() as u64).max(1),
+                max_span_ns: (target_ns as f64 * r.clamp).round() as u64,
+            });
+        }
+        s
+    }
+
+    /// The difficulty a child of block `p` (just stored) gets.
+    fn work_out_next(&self, p: BlockId) -> u64 {
+        let b = self.get(p);
+        let Some(r) = self.retarget else {
+            return b.difficulty;
+        };
+        // Epochs are heights 1..=every, every+1..=2·every, …; a new one starts at the child.
+        let h = b.height;
+        if h == 0 || !h.is_multiple_of(r.every) {
+            return b.difficulty;
+        }
+        let first = self.ancestor_at(p, h - r.every);
+        let span = b
+            .created
+            .saturating_since(self.get(first).created)
+            .as_nanos();
+        let span = span.clamp(r.min_span_ns, r.max_span_ns.max(r.min_span_ns));
+        let d = u128::from(b.difficulty) * u128::from(r.target_ns) / u128::from(span);
+        d.clamp(u128::from(MIN_DIFFICULTY), u128::from(MAX_DIFFICULTY)) as u64
     }
 
     /// Creates a block. `parent` must exist unless the block is deliberately invalid, in which
@@ -75,13 +188,25 @@ impl BlockStore {
         h.update(miner.0.to_le_bytes());
         h.update(nonce.to_le_bytes());
         let id = BlockId(self.blocks.len() as u32);
+        let (difficulty, work, well_formed) = match self.blocks.get(parent.idx()) {
+            Some(p) => (p.next_difficulty, p.work, p.height + 1 == height),
+            None => (GENESIS_DIFFICULTY, 0, false),
+        };
         self.blocks.push(Block {
             parent,
             height,
             miner,
             created,
             hash: h.finalize().into(),
+            difficulty,
+            work: work + u128::from(difficulty),
+            next_difficulty: difficulty,
         });
+        // A block with a missing parent or a wrong height has no epoch to speak of.
+        if self.retarget.is_some() && well_formed {
+            let next = self.work_out_next(id);
+            self.blocks[id.idx()].next_difficulty = next;
+        }
         self.children.push(vec![]);
         if let Some(c) = self.children.get_mut(parent.idx()) {
             c.push(id);
@@ -109,6 +234,28 @@ impl BlockStore {
     #[inline]
     pub fn height(&self, id: BlockId) -> u32 {
         self.blocks[id.idx()].height
+    }
+
+    /// The chain's cumulative work up to `id` (what the fork choice compares).
+    #[inline]
+    pub fn work(&self, id: BlockId) -> u128 {
+        self.blocks[id.idx()].work
+    }
+
+    #[inline]
+    pub fn difficulty(&self, id: BlockId) -> u64 {
+        self.blocks[id.idx()].difficulty
+    }
+
+    /// The difficulty a child of `id` gets.
+    #[inline]
+    pub fn next_difficulty(&self, id: BlockId) -> u64 {
+        self.blocks[id.idx()].next_difficulty
+    }
+
+    /// The difficulty varies (a retarget rule other than `fixed`).
+    pub fn retargets(&self) -> bool {
+        self.retarget.is_some()
     }
 
     #[inline]
@@ -214,5 +361,113 @@ mod tests {
         assert_eq!(s.check(bad_p), Err(Invalid::BadParent));
         let bad_m = s.extend(a, NodeId(9), t, 7);
         assert_eq!(s.check(bad_m), Err(Invalid::BadMiner));
+    }
+
+    fn secs(x: f64) -> SimTime {
+        SimTime::ZERO.saturating_add(SimDuration::from_secs_f64(x))
+    }
+
+    /// A chain whose blocks come at these times.
+    fn chain_at(s: &mut BlockStore, times: &[f64]) -> Vec<BlockId> {
+        let mut tip = BlockId::GENESIS;
+        (times.iter().enumerate())
+            .map(|(i, &t)| {
+                tip = s.extend(tip, NodeId(0), secs(t), i as u64);
+                tip
+            })
+            .collect()
+    }
+
+    const D: u64 = GENESIS_DIFFICULTY;
+
+    #[test]
+    fn a_fixed_difficulty_makes_work_the_height() {
+        let mut s = BlockStore::new(1);
+        let c = chain_at(&mut s, &[1.0, 2.0, 3.0, 900.0, 901.0]);
+        for (i, &b) in c.iter().enumerate() {
+            assert_eq!(s.difficulty(b), D);
+            assert_eq!(s.work(b), (i as u128 + 1) * u128::from(D));
+        }
+        assert!(!s.retargets());
+    }
+
+    /// Epochs of 4 blocks aiming at 10 s each (40 s an epoch): an epoch in 20 s doubles the
+    /// difficulty, one in 80 s halves it, a far too fast or slow one moves it by the clamp only;
+    /// inside an epoch it stays. The work adds up the difficulties.
+    #[test]
+    fn epochs_retarget_by_their_span_within_the_clamp() {
+        let mut s =
+            BlockStore::with_retarget(1, Retarget::epoch(4, 4.0), SimDuration::from_secs(10));
+        assert!(s.retargets());
+        // Epoch 1 (heights 1..=4) ends at 20 s; epoch 2 at difficulty 2 takes 80 s (to 100 s);
+        // epoch 3 at 1 takes 1 s (clamped: ×4); epoch 4 at 4 takes 4000 s (clamped: ÷4).
+        let times = [
+            5.0, 10.0, 15.0, 20.0, 40.0, 60.0, 80.0, 100.0, 100.25, 100.5, 100.75, 101.0, 1101.0,
+            2101.0, 3101.0, 4101.0, 4102.0,
+        ];
+        let c = chain_at(&mut s, &times);
+        let want = [1, 1, 1, 1, 2, 2, 2, 2, 1, 1, 1, 1, 4, 4, 4, 4];
+        let got: Vec<f64> = c
+            .iter()
+            .map(|&b| s.difficulty(b) as f64 / D as f64)
+            .collect();
+        let mut work = 0u128;
+        for (i, &b) in c.iter().enumerate().take(want.len()) {
+            assert_eq!(s.difficulty(b), want[i] * D, "height {}: {got:?}", i + 1);
+            work += u128::from(want[i] * D);
+            assert_eq!(s.work(b), work);
+        }
+        assert_eq!(
+            s.difficulty(c[16]),
+            D,
+            "4000 s against 40 s is clamped to ÷4"
+        );
+        assert_eq!(s.next_difficulty(c[15]), D);
+        assert_eq!(s.next_difficulty(c[14]), 4 * D, "inside an epoch");
+    }
+
+    /// Two branches off one block retarget each by its own history.
+    #[test]
+    fn branches_retarget_apart() {
+        let mut s =
+            BlockStore::with_retarget(1, Retarget::epoch(2, 4.0), SimDuration::from_secs(10));
+        let slow = chain_at(&mut s, &[20.0, 40.0, 41.0]);
+        let mut fast = vec![s.extend(BlockId::GENESIS, NodeId(0), secs(1.0), 90)];
+        fast.push(s.extend(fast[0], NodeId(0), secs(2.0), 91));
+        fast.push(s.extend(fast[1], NodeId(0), secs(3.0), 92));
+        assert_eq!(s.difficulty(slow[2]), D / 2, "40 s for a 20 s epoch");
+        assert_eq!(
+            s.difficulty(fast[2]),
+            4 * D,
+            "2 s for a 20 s epoch: the clamp"
+        );
+        assert!(s.work(fast[2]) > s.work(slow[2]));
+    }
+
+    /// Deliberately invalid blocks at an epoch's end (no parent, or a height that skips) get a
+    /// difficulty without walking a chain that is not there.
+    #[test]
+    fn invalid_blocks_at_an_epochs_end_do_not_retarget() {
+        let mut s =
+            BlockStore::with_retarget(1, Retarget::epoch(2, 4.0), SimDuration::from_secs(10));
+        let c = chain_at(&mut s, &[1.0]);
+        let orphan = s.create(BlockId::NONE, 2, NodeId(0), secs(2.0), 7);
+        let skip = s.create(c[0], 4, NodeId(0), secs(2.0), 8);
+        assert_eq!(s.next_difficulty(orphan), D);
+        assert_eq!(s.next_difficulty(skip), D);
+        let ok = s.extend(c[0], NodeId(0), secs(2.0), 9);
+        assert_eq!(
+            s.next_difficulty(ok),
+            4 * D,
+            "2 s for a 20 s epoch: the clamp"
+        );
+    }
+
+    #[test]
+    fn retarget_rule_names_round_trip() {
+        for r in RetargetRule::ALL {
+            assert_eq!(r.name().parse::<RetargetRule>(), Ok(*r));
+        }
+        assert!("bitcoin".parse::<RetargetRule>().is_err());
     }
 }

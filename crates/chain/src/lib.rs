@@ -11,7 +11,10 @@ pub mod block;
 pub mod node;
 pub mod roles;
 
-pub use block::{Block, BlockId, BlockStore, Invalid, NO_MINER};
+pub use block::{
+    Block, BlockId, BlockStore, GENESIS_DIFFICULTY, Invalid, MAX_DIFFICULTY, MIN_DIFFICULTY,
+    NO_MINER, Retarget, RetargetRule,
+};
 pub use node::{
     ChainMsg, ChainNode, ChainNote, ChainParams, CompactRelay, ForkChoice, InvDelivery, Missing,
     MsgKind, OnInvalid, Relay, Shared, TieRule, timer_meaning,

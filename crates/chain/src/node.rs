@@ -9,9 +9,10 @@ use smallvec::SmallVec;
 des::named_enum! {
     /// Which chain a replica considers authoritative.
     pub enum ForkChoice {
-        /// Most cumulative work (every block has equal work, so: the highest).
+        /// Most cumulative work (with a fixed difficulty: the highest block).
         LongestChain = "longest-chain",
-        /// Heaviest subtree (GHOST): descend from genesis into the child with most known blocks.
+        /// Heaviest subtree (GHOST): descend from genesis into the child whose known subtree
+        /// has the most work (with a fixed difficulty: the most blocks).
         Ghost = "ghost",
     }
 }
@@ -344,8 +345,8 @@ struct Request {
 
 #[derive(Clone, Debug, Default)]
 struct Rare {
-    /// GHOST only: known blocks in each block's subtree (genesis counts itself).
-    weight: Vec<u32>,
+    /// GHOST only: the work of the known blocks in each block's subtree (genesis counts 1).
+    weight: Vec<u64>,
     rejected: Vec<BlockId>,
     /// Invalid blocks this node made (an invalid-blocks attacker): it serves them, but they are
     /// not on its replica (a GHOST descent through known blocks once made one its tip).
@@ -863,11 +864,8 @@ impl ChainNode {
     pub(crate) fn fork_choice(&mut self, ctx: &mut Ctx<'_, Self>, b: BlockId) {
         let new_tip = match ctx.shared.params.fork_choice {
             ForkChoice::LongestChain => {
-                let (hb, ht) = (
-                    ctx.shared.store.height(b),
-                    ctx.shared.store.height(self.tip),
-                );
-                if hb > ht || (hb == ht && b != self.tip && Self::prefer_new(ctx, self.tip, b)) {
+                let (wb, wt) = (ctx.shared.store.work(b), ctx.shared.store.work(self.tip));
+                if wb > wt || (wb == wt && b != self.tip && Self::prefer_new(ctx, self.tip, b)) {
                     b
                 } else {
                     self.tip
@@ -896,9 +894,10 @@ impl ChainNode {
                 weight[BlockId::GENESIS.idx()] = 1;
             }
         }
+        let w = store.difficulty(b);
         let mut x = b;
         loop {
-            weight[x.idx()] += 1;
+            weight[x.idx()] += w;
             if x == BlockId::GENESIS {
                 break;
             }
