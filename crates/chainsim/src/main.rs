@@ -351,6 +351,14 @@ fn print_plan(plan: &Plan) {
                 .map_or("from consensus.hash_power".to_string(), |h| h.to_string()),
         );
     }
+    if c.retarget.rule == runner::RetargetRule::Epoch {
+        outln!(
+            "  difficulty: retargets every {} blocks to one per {} (at most {}× up or down)",
+            c.retarget.every,
+            c.block_interval,
+            c.retarget.clamp
+        );
+    }
     for (i, h) in plan.points[0].config.hash_changes.iter().enumerate() {
         outln!(
             "  hash_power.changes[{i}]: from {} on, {} node(s) mine with {}× their hash power at the start",

@@ -185,6 +185,10 @@ pub struct BlockRecord {
     pub height: u32,
     pub miner: u32,
     pub created_s: f64,
+    /// Its difficulty as a multiple of genesis's (1 throughout with a fixed difficulty;
+    /// results written before difficulty adjustment existed read as 1).
+    #[serde(default = "unit_difficulty")]
+    pub difficulty: f64,
     /// On the final main chain.
     pub main: bool,
     /// Seconds from creation until it settled (on every honest replica's main chain, or on none);
@@ -198,6 +202,10 @@ pub struct BlockRecord {
     /// of hash power that does not have the block yet, so P(fork) ≈ 1 − exp(−exposure/T)
     /// (Decker & Wattenhofer). Empty unless every honest node received it.
     pub exposure_s: Option<f64>,
+}
+
+fn unit_difficulty() -> f64 {
+    1.0
 }
 
 /// Per-block reach curve for the propagation CDF: seconds to reach k/20 of the nodes.
@@ -708,6 +716,7 @@ impl Observer {
                 height: blk.height,
                 miner: blk.miner.0,
                 created_s: created.as_secs_f64(),
+                difficulty: blk.difficulty as f64 / chain::GENESIS_DIFFICULTY as f64,
                 main: on_main[i],
                 convergence_s: secs(settled),
                 reach_50_s: r50,

@@ -59,6 +59,17 @@ pub fn stale_rate(delta_s: f64, interval_s: f64, n: u32) -> f64 {
     1.0 - libm::exp(-others * delta_s / interval_s)
 }
 
+/// Bitcoin-style retargeting over epochs of `n` blocks at constant hash power, without forks:
+/// an epoch mined at difficulty D takes Gamma(n, T·D/D*) (D* the difficulty that gives one
+/// block per T), so the next difficulty D·n·T/span is D*·n/G with G ~ Gamma(n, 1), whatever
+/// D was. Its mean over D* is n/(n − 1) (the rule overshoots, and blocks come that much slower
+/// on average); this returns (mean, standard deviation) of D/D*: n/(n − 1) and
+/// n/((n − 1)·√(n − 2)). `n` must be ≥ 3.
+pub fn retarget_difficulty(n: u32) -> (f64, f64) {
+    let n = f64::from(n);
+    (n / (n - 1.0), n / ((n - 1.0) * libm::sqrt(n - 2.0)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

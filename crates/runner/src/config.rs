@@ -195,6 +195,8 @@ pub struct RunConfig {
     pub byzantine: Vec<ByzantineCfg>,
     pub chain: ChainParams,
     pub block_interval: SimDuration,
+    /// The difficulty adjustment (aiming at `block_interval`).
+    pub retarget: chain::Retarget,
     /// Scheduled hash power changes, in the order they apply at equal times.
     pub hash_changes: Vec<HashChangeCfg>,
     pub hash_power: HashPower,
@@ -286,6 +288,29 @@ impl RunConfig {
                 ));
             }
         }
+        let r = &self.retarget;
+        if r.rule == chain::RetargetRule::Epoch {
+            if r.clamp == 1.0 {
+                out.push(
+                    "consensus.difficulty.clamp = 1 lets no retarget change the difficulty:                      it stays fixed"
+                        .to_string(),
+                );
+            }
+            // Blocks expected before mining stops, at the start's rate.
+            let by_time = self
+                .stop_time
+                .map(|t| t.as_secs_f64() / self.block_interval.as_secs_f64());
+            let expected = match (self.stop_blocks.map(|b| b as f64), by_time) {
+                (Some(b), Some(t)) => b.min(t),
+                (b, t) => b.or(t).unwrap_or(f64::INFINITY),
+            };
+            if expected < f64::from(r.every) {
+                out.push(format!(
+                    "consensus.difficulty.every ({}) is more blocks than the run is set to mine                      (about {expected:.0}, from stop.blocks / stop.time at the start's rate):                      no retarget may come, leaving the difficulty fixed",
+                    r.every
+                ));
+            }
+        }
         out
     }
 
@@ -318,6 +343,7 @@ impl RunConfig {
                 ..ChainParams::default()
             },
             block_interval: SimDuration::from_secs(60),
+            retarget: chain::Retarget::FIXED,
             hash_changes: vec![],
             hash_power: HashPower::equal(10),
             stop_blocks: Some(200),
@@ -372,5 +398,31 @@ mod tests {
         (cfg.upload_bps, cfg.download_bps) = (None, None);
         cfg.chain.request_timeout = SimDuration::from_nanos(1);
         assert!(cfg.cautions().is_empty());
+    }
+
+    /// Retargeting that cannot happen is cautioned: an epoch longer than the blocks the run
+    /// mines (by stop.blocks, or stop.time at the start's rate, whichever is fewer), or a
+    /// clamp of 1.
+    #[test]
+    fn a_retarget_that_cannot_happen_is_cautioned() {
+        let mut cfg = RunConfig::quickstart(); // 200 blocks of 60 s
+        cfg.retarget = chain::Retarget::epoch(100, 4.0);
+        assert!(cfg.cautions().is_empty());
+        cfg.retarget.every = 201;
+        let c = cfg.cautions();
+        assert!(
+            c.len() == 1 && c[0].contains("consensus.difficulty.every (201)"),
+            "{c:?}"
+        );
+        cfg.stop_time = Some(SimDuration::from_secs(60 * 50));
+        cfg.retarget.every = 100;
+        assert_eq!(cfg.cautions().len(), 1, "stop.time allows about 50 blocks");
+        cfg.stop_time = None;
+        cfg.retarget.clamp = 1.0;
+        let c = cfg.cautions();
+        assert!(c.len() == 1 && c[0].contains("clamp = 1"), "{c:?}");
+        cfg.retarget = chain::Retarget::FIXED;
+        cfg.retarget.every = 1_000_000;
+        assert!(cfg.cautions().is_empty(), "only with the epoch rule");
     }
 }

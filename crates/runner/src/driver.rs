@@ -1,6 +1,8 @@
 //! The run-level driver: the mining race, metric samples, the stop condition.
 
-use chain::{BlockId, BlockStore, ChainNode, ChainNote, Invalid, Template, NO_MINER};
+use chain::{
+    BlockId, BlockStore, ChainNode, ChainNote, Invalid, Template, GENESIS_DIFFICULTY, NO_MINER,
+};
 use des::{Event, Node, NodeId, SimDuration, SimRng, SimTime, StopReason};
 use metrics::Observer;
 use net::{Driver, NetEvent, World};
@@ -106,9 +108,24 @@ fn make_blocks(
     }
 }
 
+/// The block a win under `t` builds on: its difficulty is that block's next difficulty.
+fn template_parent(t: Template) -> BlockId {
+    match t {
+        Template::Valid(p) | Template::Twin(p) => p,
+        Template::Invalid { parent, .. } => parent,
+    }
+}
+
 /// Mining as one global exponential race: the next block comes after Exp(interval), and its miner
 /// is drawn by hash share. Memorylessness makes this exact, and a tip switch needs no
 /// cancelling: a miner that switched tips simply builds on its new tip when it wins.
+///
+/// When the difficulty varies (retargeting), a miner finds blocks at a rate ∝ its hash power ÷
+/// the difficulty of the block it works on, which changes with its tip. The race then runs at
+/// the rate it would have if every block had the lowest difficulty any block can be mined at
+/// ([`ChainDriver::bound`]), and a win by a miner working at difficulty `d` stands with
+/// probability `bound / d` (thinning a Poisson process: exact, as no miner's rate exceeds the
+/// bound's). With a fixed difficulty every win stands and no draw is made.
 pub struct ChainDriver {
     pub observer: Observer,
     rng: SimRng,
@@ -118,8 +135,13 @@ pub struct ChainDriver {
     cumulative: Vec<u64>,
     /// The total hash weight at the start.
     total0: u64,
-    /// The mean block interval at the start's total hash power.
+    /// The mean block interval at the start's total hash power and difficulty.
     interval_ns: f64,
+    /// The lowest difficulty a block can be mined at: the least next difficulty of any block
+    /// made so far (every tip a miner could be on is one of them).
+    bound: u64,
+    /// Wins thinned away: their miner worked at a difficulty above `bound`.
+    pub thinned_wins: u64,
     /// The generation of the win drawn and still to come, if one is (see [`MINE_GEN`]).
     pending_mine: Option<u64>,
     mine_gen: u64,
@@ -184,6 +206,8 @@ impl ChainDriver {
             cumulative: cumulative(weights),
             total0: weights.iter().sum(),
             interval_ns: interval.as_nanos() as f64,
+            bound: GENESIS_DIFFICULTY,
+            thinned_wins: 0,
             pending_mine: None,
             mine_gen: 0,
             hash_changes: vec![],
@@ -213,11 +237,14 @@ impl ChainDriver {
         if total == 0 {
             return;
         }
-        let mean = if total == self.total0 {
+        let mut mean = if total == self.total0 {
             self.interval_ns
         } else {
             self.interval_ns * (self.total0 as f64 / total as f64)
         };
+        if self.bound != GENESIS_DIFFICULTY {
+            mean *= self.bound as f64 / GENESIS_DIFFICULTY as f64;
+        }
         let dt = SimDuration::from_nanos_f64(self.rng.exponential(mean));
         let at = world.now().saturating_add(dt);
         let tag = if self.mine_gen == 0 {
@@ -281,14 +308,23 @@ impl ChainDriver {
     fn win(&mut self, world: &mut World<ChainNode>) {
         let now = world.now();
         let m = NodeId(self.rng.pick_cumulative(&self.cumulative) as u32);
-        if world.net.is_up(m) {
-            let t = world.nodes[m.idx()].template();
+        let t = world.nodes[m.idx()].template();
+        let d = world.shared.store.next_difficulty(template_parent(t));
+        debug_assert!(d >= self.bound, "a miner works below the race's bound");
+        if d != self.bound && self.rng.below(d) >= self.bound {
+            self.thinned_wins += 1;
+        } else if world.net.is_up(m) {
             let (b, twin) = make_blocks(&mut world.shared.store, t, m, now, &mut self.rng);
             let mut tag = u64::from(b.0);
             for x in std::iter::once(b).chain(twin) {
                 self.observer.block_created(now, x);
-                let parent = world.shared.store.parent(x);
-                world.kernel.record_outcome(m.0, parent.0, u64::from(x.0));
+                let store = &world.shared.store;
+                world
+                    .kernel
+                    .record_outcome(m.0, store.parent(x).0, u64::from(x.0));
+                // A child of x could be mined at its next difficulty: the race's rate must
+                // cover it (the next draw, below, is at the new bound).
+                self.bound = self.bound.min(store.next_difficulty(x));
             }
             if let Some(t2) = twin {
                 tag |= (u64::from(t2.0) + 1) << 32;

@@ -10,6 +10,7 @@ pub mod driver;
 pub mod trace;
 pub mod validate;
 
+pub use chain::{Retarget, RetargetRule};
 pub use config::{
     ByzantineCfg, CrashCfg, EclipseFeed, HashChangeCfg, HashDist, HashPower, PartitionCfg,
     RegionCfg, RunConfig, StrategyKind, DEFAULT_RTO, MAX_HASH_FACTOR,
@@ -103,6 +104,9 @@ pub struct RunOutput {
     /// mining early (`no-hash-power`); after it, no tie-break block could come.
     pub starved_by: Option<driver::Starved>,
     pub lost_wins: u64,
+    /// Wins thinned away because their miner worked at a difficulty above the lowest one (see
+    /// `driver::ChainDriver`); always 0 with a fixed difficulty.
+    pub thinned_wins: u64,
     /// Blocks mined after the stop condition because the replicas were split by a tie.
     pub tie_break_blocks: u64,
     /// The last metrics sample at which the network was still busy (messages on their way,
@@ -284,7 +288,8 @@ pub fn build(
         params.gamma = Some(gamma);
         shared_favoured = mask;
     }
-    let mut shared = Shared::new(BlockStore::new(n), params);
+    let store = BlockStore::with_retarget(n, cfg.retarget, cfg.block_interval);
+    let mut shared = Shared::new(store, params);
     shared.favoured = shared_favoured;
     if cfg.chain.relay == chain::Relay::Compact {
         let mut speaks = rngs.stream("compact", 0);
@@ -440,6 +445,7 @@ fn run_inner(
         mining_stopped_s: driver.mining_stopped_at.map(|t| t.as_secs_f64()),
         starved_by: driver.starved_by,
         lost_wins: driver.lost_wins,
+        thinned_wins: driver.thinned_wins,
         tie_break_blocks: driver.tie_break_blocks,
         busy_until_s: driver.busy_at.map(|t| t.as_secs_f64()),
     })

@@ -3,7 +3,7 @@
 //! with a tolerance derived from the sample size. Pure computation: the caller runs the jobs
 //! (in parallel if it likes) and hands the outputs back for evaluation.
 
-use crate::config::{ByzantineCfg, HashDist, HashPower, RunConfig, StrategyKind};
+use crate::config::{ByzantineCfg, HashChangeCfg, HashDist, HashPower, RunConfig, StrategyKind};
 use crate::RunOutput;
 use chain::Relay;
 use des::{RngFactory, SimDuration};
@@ -41,6 +41,7 @@ enum Kind {
     DoubleSpend { q: f64, z: u32, give_up: u32 },
     Stale { ratio: f64, nodes: u32 },
     Share { shares: [f64; 4] },
+    Retarget { every: u32, factor: f64 },
 }
 
 /// A case: its runs and how to judge them.
@@ -73,6 +74,41 @@ const DS_GIVE_UP_BELOW: f64 = 1e-4;
 const STALE_RATIOS: [f64; 3] = [0.01, 0.04, 0.1];
 const STALE_BLOCKS: u64 = 10_000;
 const SHARE_BLOCKS: u64 = 20_000;
+/// Retargeting: epochs of this many blocks, this many of them after the first, at these
+/// multiples of the hash power the genesis difficulty is set for.
+const RETARGET_EVERY: u32 = 100;
+const RETARGET_EPOCHS: u64 = 150;
+const RETARGET_FACTORS: [f64; 2] = [2.0, 0.5];
+
+/// Per whole epoch of `every` blocks of a run's final main chain: (its span in seconds, when it
+/// ended, its difficulty × genesis's). Epoch k's span runs from block (k−1)·every to block
+/// k·every, all mined at its difficulty (`None` if the main chain has a gap or an epoch's
+/// difficulty varies: the retarget rule was broken).
+pub fn epochs(blocks: &[metrics::BlockRecord], every: usize) -> Option<Vec<(f64, f64, f64)>> {
+    let mut main: Vec<_> = blocks.iter().filter(|b| b.main).collect();
+    main.sort_by_key(|b| b.height);
+    if (main.iter().enumerate()).any(|(i, b)| b.height as usize != i + 1) {
+        return None;
+    }
+    (0..main.len() / every)
+        .map(|k| {
+            let start = if k == 0 {
+                0.0
+            } else {
+                main[k * every - 1].created_s
+            };
+            let epoch = &main[k * every..(k + 1) * every];
+            let d = epoch[0].difficulty;
+            (epoch.iter().all(|b| b.difficulty == d)).then(|| {
+                (
+                    epoch[every - 1].created_s - start,
+                    epoch[every - 1].created_s,
+                    d,
+                )
+            })
+        })
+        .collect()
+}
 
 /// Negligible delay (1 ms against 600 s blocks), complete graph, push relay: the setting the
 /// closed forms assume.
@@ -184,6 +220,26 @@ pub fn suite() -> Vec<Case> {
         1,
         Kind::Share { shares },
     ));
+    for factor in RETARGET_FACTORS {
+        let mut cfg = base(10, u64::from(RETARGET_EVERY) * (RETARGET_EPOCHS + 1));
+        cfg.retarget = chain::Retarget::epoch(RETARGET_EVERY, 4.0);
+        // From the start, the hash power is `factor` × what the genesis difficulty is set for.
+        cfg.hash_changes = vec![HashChangeCfg {
+            at: SimDuration::ZERO,
+            nodes: (0..10).collect(),
+            factor,
+        }];
+        out.push(Case::new(
+            "difficulty retarget",
+            &format!("hash power ×{factor}"),
+            &cfg,
+            1,
+            Kind::Retarget {
+                every: RETARGET_EVERY,
+                factor,
+            },
+        ));
+    }
     out
 }
 
@@ -300,6 +356,45 @@ impl Case {
                         r
                     })
                     .collect()
+            }
+            Kind::Retarget { every, factor } => {
+                let n = every as usize;
+                let t = self.runs[0].0.block_interval.as_secs_f64();
+                let ep = epochs(&outs[0].blocks, n).unwrap_or_default();
+                // Mining: an epoch at difficulty d takes Gamma(n, T·d/h); over k epochs the
+                // spans in units of T·d/h, per block, average 1 with sd 1/√(n·k).
+                let g: Vec<f64> = ep.iter().map(|e| e.0 / (t * e.2 / factor)).collect();
+                let blocks = (g.len() * n) as f64;
+                let mut rate = row(
+                    self.group,
+                    format!("{}: block time ÷ (T × difficulty ÷ hash power)", self.name),
+                    format!("{} epochs × {every} blocks", g.len()),
+                    g.iter().sum::<f64>() / blocks.max(1.0),
+                    1.0,
+                    1.0 / blocks.max(1.0).sqrt(),
+                    0.0,
+                );
+                rate.x = factor;
+                // The rule: the difficulty after an epoch at hash power h (whose span did not
+                // hit the clamp), ÷ h, is n/G.
+                let target = f64::from(every) * t;
+                let d: Vec<f64> = (ep.windows(2))
+                    .filter(|w| (target / 4.0..=target * 4.0).contains(&w[0].0))
+                    .map(|w| w[1].2 / factor)
+                    .collect();
+                let (mean, sd) = theory::retarget_difficulty(every);
+                let k = d.len() as f64;
+                let mut rule = row(
+                    self.group,
+                    format!("{}: difficulty ÷ hash power", self.name),
+                    format!("{} retargets × {every} blocks", d.len()),
+                    d.iter().sum::<f64>() / k.max(1.0),
+                    mean,
+                    sd / k.max(1.0).sqrt(),
+                    0.0,
+                );
+                rule.x = factor;
+                vec![rate, rule]
             }
         }
     }

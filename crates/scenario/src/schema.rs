@@ -221,8 +221,21 @@ pub struct ConsensusToml {
     pub inv_delivery: Option<String>,
     #[serde(default)]
     pub hash_power: HashPowerToml,
+    /// Difficulty adjustment (default: a fixed difficulty).
+    pub difficulty: Option<DifficultyToml>,
     /// Compact block relay (only with relay = "compact").
     pub compact: Option<CompactToml>,
+}
+
+#[derive(Deserialize, Clone, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct DifficultyToml {
+    /// fixed | epoch.
+    pub retarget: Option<String>,
+    /// Blocks per epoch (epoch only; default 2016).
+    pub every: Option<i64>,
+    /// At most this factor up or down per retarget (epoch only; default 4).
+    pub clamp: Option<f64>,
 }
 
 #[derive(Deserialize, Clone, Debug, Default)]

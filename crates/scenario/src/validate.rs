@@ -4,9 +4,10 @@
 //! Validation: a parsed [`ScenarioFile`] becomes a [`RunConfig`], or a list of problems, each
 //! naming the dotted key and what is allowed.
 
-use crate::schema::{CompactToml, NodeRef, ScenarioFile};
+use crate::schema::{CompactToml, DifficultyToml, NodeRef, ScenarioFile};
 use chain::{
-    ChainParams, CompactRelay, ForkChoice, InvDelivery, Invalid, Missing, OnInvalid, Relay, TieRule,
+    ChainParams, CompactRelay, ForkChoice, InvDelivery, Invalid, Missing, OnInvalid, Relay,
+    Retarget, RetargetRule, TieRule,
 };
 use des::SimDuration;
 use net::{DegreeDist, Latency, Spread, TopologyKind};
@@ -774,6 +775,7 @@ pub fn validate(f: &ScenarioFile) -> Result<RunConfig, Vec<Issue>> {
     if matches!(dist, HashDist::Normal | HashDist::Exponential) && !(hash_power.mean > 0.0) {
         v.err("consensus.hash_power.mean", "must be positive");
     }
+    let retarget = difficulty(&mut v, c.difficulty.as_ref());
     let mut hash_changes = vec![];
     for (i, ch) in h.changes.iter().enumerate() {
         let key = format!("consensus.hash_power.changes[{i}]");
@@ -859,6 +861,7 @@ pub fn validate(f: &ScenarioFile) -> Result<RunConfig, Vec<Issue>> {
         byzantine,
         chain,
         block_interval: interval,
+        retarget,
         hash_changes,
         hash_power,
         stop_blocks: s.blocks,
@@ -872,6 +875,48 @@ pub fn validate(f: &ScenarioFile) -> Result<RunConfig, Vec<Issue>> {
 
 /// `[consensus.compact]`: SimBlock's values where a key is missing; the table only goes with
 /// `relay = "compact"`.
+/// The largest `consensus.difficulty.clamp`.
+pub const MAX_CLAMP: f64 = 1000.0;
+
+fn difficulty(v: &mut V, d: Option<&DifficultyToml>) -> Retarget {
+    let Some(d) = d else {
+        return Retarget::FIXED;
+    };
+    let rule = v.enum_value(
+        "consensus.difficulty.retarget",
+        d.retarget.as_deref(),
+        RetargetRule::Fixed,
+    );
+    if rule == RetargetRule::Fixed {
+        for (key, given) in [("every", d.every.is_some()), ("clamp", d.clamp.is_some())] {
+            if given {
+                v.err(
+                    format!("consensus.difficulty.{key}"),
+                    "only applies with consensus.difficulty.retarget = \"epoch\"",
+                );
+            }
+        }
+        return Retarget::FIXED;
+    }
+    let every = v.count(
+        "consensus.difficulty.every",
+        d.every.unwrap_or(2016),
+        1,
+        10_000_000,
+    );
+    let clamp = d.clamp.unwrap_or(4.0);
+    if !(1.0..=MAX_CLAMP).contains(&clamp) {
+        v.err(
+            "consensus.difficulty.clamp",
+            format!(
+                "{clamp} is out of range: the most a retarget may change the difficulty by, \
+                 1 (never) to {MAX_CLAMP}"
+            ),
+        );
+    }
+    Retarget::epoch(every.max(1), clamp.clamp(1.0, MAX_CLAMP))
+}
+
 fn compact(v: &mut V, c: Option<&CompactToml>, relay: Option<&str>) -> CompactRelay {
     let mut out = CompactRelay::default();
     let Some(c) = c else {

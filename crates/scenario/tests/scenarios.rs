@@ -59,6 +59,26 @@ fn hash_power_changes_are_parsed() {
     assert!(e.to_string().contains("when"), "{e}");
 }
 
+/// `[consensus.difficulty]`: fixed by default, Bitcoin's epoch parameters by default under
+/// `epoch`, and the values as written.
+#[test]
+fn difficulty_rules_are_parsed() {
+    let cfg = |text: &str| parse("t.toml", text).unwrap().points[0].config.clone();
+    assert_eq!(cfg(QUICKSTART).retarget, chain::Retarget::FIXED);
+    let epoch = with(
+        "[consensus]",
+        "[consensus.difficulty]\nretarget = \"epoch\"\n\n[consensus]",
+    );
+    assert_eq!(cfg(&epoch).retarget, chain::Retarget::epoch(2016, 4.0));
+    let set = epoch.replace("\"epoch\"", "\"epoch\"\nevery = 144\nclamp = 2.5");
+    assert_eq!(cfg(&set).retarget, chain::Retarget::epoch(144, 2.5));
+    let fixed = with(
+        "[consensus]",
+        "[consensus.difficulty]\nretarget = \"fixed\"\n\n[consensus]",
+    );
+    assert_eq!(cfg(&fixed).retarget, chain::Retarget::FIXED);
+}
+
 #[test]
 fn malformed_toml_names_the_line() {
     let text = with("nodes = 100", "nodes = = 100");
@@ -221,6 +241,30 @@ fn out_of_range_values_name_key_line_and_what_is_allowed() {
             "miners = 10\n\n[[consensus.hash_power.changes]]\nat = \"1h\"\nnodes = []\nfactor = 0.5",
             "consensus.hash_power.changes[0].nodes",
             "names no node",
+        ),
+        (
+            "[consensus]",
+            "[consensus.difficulty]\nretarget = \"bitcoin\"\n\n[consensus]",
+            "consensus.difficulty.retarget",
+            "fixed, epoch",
+        ),
+        (
+            "[consensus]",
+            "[consensus.difficulty]\nretarget = \"epoch\"\nevery = 0\n\n[consensus]",
+            "consensus.difficulty.every",
+            "1..=10000000",
+        ),
+        (
+            "[consensus]",
+            "[consensus.difficulty]\nretarget = \"epoch\"\nclamp = 0.5\n\n[consensus]",
+            "consensus.difficulty.clamp",
+            "1 (never) to 1000",
+        ),
+        (
+            "[consensus]",
+            "[consensus.difficulty]\nevery = 100\n\n[consensus]",
+            "consensus.difficulty.every",
+            "only applies with consensus.difficulty.retarget = \"epoch\"",
         ),
         (
             "topology = \"random-regular\"",
