@@ -5,7 +5,8 @@
 
 Each case is a small random scenario (topology — a quarter of them SimBlock's regional model —,
 latency spread, bandwidth, loss (dropped or resent), duplication, jitter, partitions, crashes, fork choice, relay,
-hash power distribution and scheduled changes of it, up to two [[byzantine]] tables). It checks:
+hash power distribution and scheduled changes of it, difficulty retargeting, up to two [[byzantine]]
+tables). It checks:
   - the run exits 0 or 2 (2 only with an `error:` message: a scenario the validator refuses);
     anything else (a panic, a hang past the timeout) is a bug;
   - a run that ends `done` has one tip: final_tips = 1, final_consistency = 1;
@@ -138,6 +139,11 @@ def scenario(i: int) -> str:
         lines += ["", "[[consensus.hash_power.changes]]", f'at = "{h.randrange(0, 3000)}s"',
                   f'nodes = ["{a}..{h.randrange(a + 1, n + 1)}"]',
                   f"factor = {h.choice([0.0, 0.5, 3.0])}"]
+    # Difficulty adjustment, from another stream of its own.
+    d = random.Random(1_000_033 * i + 11)
+    if d.random() < 0.35:
+        lines += ["", "[consensus.difficulty]", 'retarget = "epoch"',
+                  f"every = {d.choice([1, 3, 10, 30])}", f"clamp = {d.choice([1.0, 2.0, 4.0])}"]
     return "\n".join(lines) + "\n"
 
 

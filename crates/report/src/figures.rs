@@ -22,6 +22,9 @@ pub fn all(res: &Results) -> Vec<Chart> {
         };
         out.push(time_series(res, p, &suffix, Metric::Consistency));
         out.push(time_series(res, p, &suffix, Metric::PrefixDepth));
+        if res.plan.points[p].config.retarget.rule != runner::RetargetRule::Fixed {
+            out.push(difficulty(res, p, &suffix));
+        }
     }
     out.push(convergence_cdf(res));
     out.push(propagation(res));
@@ -321,6 +324,68 @@ fn time_series(res: &Results, p: usize, suffix: &str, m: Metric) -> Chart {
         )
         .width(2),
     );
+    c
+}
+
+/// The main chain's difficulty over time, per replicate (a step at each retarget), with the
+/// scheduled hash power changes marked: what retargeting made of them.
+fn difficulty(res: &Results, p: usize, suffix: &str) -> Chart {
+    let runs: Vec<&RunData> = res.point_runs(p).collect();
+    let main = |r: &RunData| -> Vec<(f64, f64)> {
+        let mut b: Vec<_> = r.blocks.iter().filter(|b| b.main).collect();
+        b.sort_by_key(|b| b.height);
+        b.iter().map(|b| (b.created_s, b.difficulty)).collect()
+    };
+    let t_max = runs
+        .iter()
+        .flat_map(|r| r.samples.last())
+        .map(|s| s.t_s)
+        .fold(1.0, f64::max);
+    let u = time_unit(t_max);
+    let cfg = &res.plan.points[p].config;
+    let mut c = Chart::new(
+        format!("difficulty{suffix}"),
+        format!(
+            "{}: difficulty (retarget every {} blocks)",
+            point_title(res, p),
+            cfg.retarget.every
+        ),
+    );
+    c.x_label = format!("simulated time ({})", u.name);
+    c.y_label = "main-chain difficulty (× genesis)".into();
+    c.x = (0.0, t_max / u.div);
+    let y_max = runs
+        .iter()
+        .flat_map(|r| r.blocks.iter().map(|b| b.difficulty))
+        .fold(1.0, f64::max);
+    c.y = (0.0, (y_max * 1.1).max(1.1));
+    for (i, h) in cfg.hash_changes.iter().enumerate() {
+        let at = h.at.as_secs_f64() / u.div;
+        let label = (i == 0).then(|| "scheduled hash power changes".to_string());
+        let s = Series::line(label, vec![(at, c.y.0), (at, c.y.1)], BLACK);
+        c.series.push(s.dashed());
+    }
+    let many = runs.len() > 1;
+    for (i, r) in runs.iter().enumerate() {
+        // Steps: each block's difficulty holds from the previous block's time to its own.
+        let mut pts = vec![];
+        let mut t0 = 0.0;
+        for (t, d) in main(r) {
+            pts.push((t0 / u.div, d));
+            pts.push((t / u.div, d));
+            t0 = t;
+        }
+        let label = (i == 0).then(|| {
+            if many {
+                format!("each of {} replicates", runs.len())
+            } else {
+                "one replicate".into()
+            }
+        });
+        let s =
+            Series::line(label, decimate(&pts, MAX_POINTS), color(i)).named(r.record.id.clone());
+        c.series.push(if many { s.width(1) } else { s });
+    }
     c
 }
 
