@@ -61,6 +61,8 @@ pub struct DepthCount {
 pub struct ClassShare {
     pub class: String,
     pub nodes: u32,
+    /// Its share of the hash power; after scheduled changes, the mean over the main chain's
+    /// blocks of the share in force when each was made (what `main_share` should match).
     pub hash_share: f64,
     pub blocks_mined: u64,
     pub main_blocks: u64,
@@ -71,6 +73,7 @@ pub struct ClassShare {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MinerShare {
     pub node: u32,
+    /// As [`ClassShare::hash_share`].
     pub hash_share: f64,
     pub blocks_mined: u64,
     pub main_blocks: u64,
@@ -145,7 +148,8 @@ pub struct ChainMetrics {
     #[serde(default)]
     pub attacks: Vec<AttackReport>,
     /// The fork rate the measured delays predict: the mean over blocks of 1 − exp(−exposure/T)
-    /// (Decker & Wattenhofer's model: honest miners, independent exponential mining).
+    /// (Decker & Wattenhofer's model: honest miners, independent exponential mining), T the
+    /// mean block interval when the block was made (its difficulty, the hash power then).
     #[serde(default)]
     pub predicted_fork_rate: f64,
 }
@@ -254,6 +258,12 @@ pub struct Observer {
     all_blocks_weigh: bool,
     blocks: Vec<BlockRecord>,
     interval_s: f64,
+    /// The hash shares in force, from the start and after each scheduled change (normalised to
+    /// that time's total), with that total ÷ the start's; and per block, the index of the ones
+    /// in force when it was made (what its miner's share of the chain should be measured
+    /// against).
+    share_epochs: Vec<(Vec<f64>, f64)>,
+    block_epoch: Vec<u32>,
     /// Watched nodes (eclipse victims) and their accumulated divergence.
     watch: Vec<NodeId>,
     diverged_node_s: f64,
@@ -301,6 +311,8 @@ impl Observer {
             all_blocks_weigh: false,
             blocks: vec![],
             interval_s: interval.as_secs_f64(),
+            share_epochs: vec![],
+            block_epoch: vec![0],
             watch: vec![],
             diverged_node_s: 0.0,
             last_sample: SimTime::ZERO,
@@ -322,13 +334,26 @@ impl Observer {
             self.reach.push([NEVER; REACH_STEPS]);
             self.exposure.push(0.0);
             self.tip_count.push(0);
+            self.block_epoch.push(0);
         }
+    }
+
+    /// The hash power changed: from now on node i has `shares[i]` of it (shares of the new
+    /// total, which is `relative_total` × the start's). Blocks made from now on are measured
+    /// against these shares, and their exposure weighs receivers by them.
+    pub fn hash_power_changed(&mut self, shares: Vec<f64>, relative_total: f64) {
+        if self.share_epochs.is_empty() {
+            self.share_epochs.push((self.hash_share.clone(), 1.0));
+        }
+        self.hash_share = shares.clone();
+        self.share_epochs.push((shares, relative_total));
     }
 
     pub fn block_created(&mut self, now: SimTime, b: BlockId) {
         self.grow(b);
         self.created[b.idx()] = now;
         self.audience[b.idx()] = self.honest_online;
+        self.block_epoch[b.idx()] = self.share_epochs.len().saturating_sub(1) as u32;
     }
 
     fn set_main(&mut self, now: SimTime, b: BlockId, up: bool) {
@@ -677,7 +702,29 @@ impl Observer {
         let n = self.class.len();
         let mut miner_mined = vec![0u64; n];
         let mut miner_main = vec![0u64; n];
-        let total_hash: f64 = self.hash_share.iter().sum::<f64>().max(f64::MIN_POSITIVE);
+        let start_shares = self.share_epochs.first().map_or(&self.hash_share, |e| &e.0);
+        let total_hash: f64 = start_shares.iter().sum::<f64>().max(f64::MIN_POSITIVE);
+        // Each node's share of the hash power (÷ `norm`), weighted by when the main chain's
+        // blocks were made (the start's shares when nothing changed).
+        let epoch_of = |b: BlockId| self.block_epoch.get(b.idx()).copied().unwrap_or(0) as usize;
+        let (expected, norm): (Vec<f64>, f64) = if self.share_epochs.len() <= 1 || main_len == 0 {
+            (start_shares.clone(), total_hash)
+        } else {
+            let mut per_epoch = vec![0u64; self.share_epochs.len()];
+            for &b in &main[1..] {
+                per_epoch[epoch_of(b)] += 1;
+            }
+            let mut sum = vec![0.0; n];
+            for (e, &k) in per_epoch.iter().enumerate().filter(|x| *x.1 > 0) {
+                for (x, s) in sum.iter_mut().zip(&self.share_epochs[e].0) {
+                    *x += k as f64 * s;
+                }
+            }
+            (sum.iter().map(|x| x / main_len as f64).collect(), 1.0)
+        };
+        // Per block that reached every honest node: its exposure and the mean block interval
+        // when it was made (its difficulty, and the hash power then).
+        let mut exposed: Vec<(f64, f64)> = vec![];
         self.blocks.clear();
         let mut invalid = 0;
         #[allow(clippy::needless_range_loop)] // i indexes several per-block vectors and the store
@@ -724,6 +771,14 @@ impl Observer {
                 reach_100_s: r100,
                 exposure_s: r100.map(|_| self.exposure[i] / total_hash),
             });
+            if r100.is_some() {
+                let relative_total = self.share_epochs.get(epoch_of(b)).map_or(1.0, |e| e.1);
+                let d = blk.difficulty as f64 / chain::GENESIS_DIFFICULTY as f64;
+                exposed.push((
+                    self.exposure[i] / total_hash,
+                    self.interval_s * d / relative_total,
+                ));
+            }
             let m = blk.miner;
             if let Some(&c) = self.class.get(m.idx()) {
                 class_mined[c as usize] += 1;
@@ -747,21 +802,22 @@ impl Observer {
                 ClassShare {
                     class: self.class_names[c].clone(),
                     nodes: members.len() as u32,
-                    hash_share: members.iter().map(|&i| self.hash_share[i]).sum::<f64>()
-                        / total_hash,
+                    hash_share: members.iter().map(|&i| expected[i]).sum::<f64>() / norm,
                     blocks_mined: class_mined[c],
                     main_blocks: class_main[c],
                     main_share: share(class_main[c]),
                 }
             })
             .collect();
-        let miner_ids: Vec<usize> = (0..n).filter(|&i| self.hash_share[i] > 0.0).collect();
+        let miner_ids: Vec<usize> = (0..n)
+            .filter(|&i| start_shares[i] > 0.0 || self.share_epochs.iter().any(|e| e.0[i] > 0.0))
+            .collect();
         let miners = if miner_ids.len() <= 100 {
             miner_ids
                 .iter()
                 .map(|&i| MinerShare {
                     node: i as u32,
-                    hash_share: self.hash_share[i] / total_hash,
+                    hash_share: expected[i] / norm,
                     blocks_mined: miner_mined[i],
                     main_blocks: miner_main[i],
                     main_share: share(miner_main[i]),
@@ -790,14 +846,16 @@ impl Observer {
             propagation_50_s: Dist::of(&mut p50),
             propagation_90_s: Dist::of(&mut p90),
             exposure_s: Dist::of(&mut exposure),
-            predicted_fork_rate: if exposure.is_empty() || self.interval_s <= 0.0 {
+            predicted_fork_rate: if exposed.is_empty() || self.interval_s <= 0.0 {
                 0.0
             } else {
-                exposure
+                // Summed in the order of the exposures (as the distribution sorts them).
+                exposed.sort_by(|a, b| a.0.total_cmp(&b.0));
+                exposed
                     .iter()
-                    .map(|e| 1.0 - libm::exp(-e / self.interval_s))
+                    .map(|&(e, t)| 1.0 - libm::exp(-e / t))
                     .sum::<f64>()
-                    / exposure.len() as f64
+                    / exposed.len() as f64
             },
             reorgs: Reorgs {
                 histogram: self

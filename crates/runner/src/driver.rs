@@ -292,6 +292,17 @@ impl ChainDriver {
             self.weights[n as usize] = crate::round_half_up(w);
         }
         self.cumulative = cumulative(&self.weights);
+        let total = self.total();
+        let shares = (self.weights.iter())
+            .map(|&w| {
+                if total == 0 {
+                    0.0
+                } else {
+                    w as f64 / total as f64
+                }
+            })
+            .collect();
+        (self.observer).hash_power_changed(shares, total as f64 / self.total0 as f64);
         self.observer.disturbance(world.now(), "hash power changed");
         if self.pending_mine.is_some() {
             self.abandon_mine();

@@ -208,3 +208,40 @@ fn a_win_drawn_before_the_stop_is_not_a_tie_break_block() {
     }
     assert!(checked > 0, "no run needed a tie-break");
 }
+
+/// Chain quality under changes: a miner's hash share is the mean, over the main chain's blocks,
+/// of its share when each was made, so it matches its main-chain share within binomial error —
+/// where the start's share (half, for miners 0..10) would be far off.
+#[test]
+fn chain_quality_is_measured_against_the_hash_power_in_force() {
+    let mut cfg = base(20);
+    cfg.stop_time = Some(at(1200));
+    cfg.hash_changes = vec![change(400, 0..10, 0.0), change(800, 10..20, 3.0)];
+    let out = run_one(&cfg, 5).unwrap();
+    let m = &out.metrics;
+    let len = m.main_chain_length as f64;
+    let early = (out.blocks.iter())
+        .filter(|b| b.main && b.created_s < (400 * T) as f64)
+        .count() as f64;
+    let left = |f: fn(&metrics::MinerShare) -> f64| -> f64 {
+        m.miners.iter().filter(|x| x.node < 10).map(f).sum()
+    };
+    let (hash, main) = (left(|x| x.hash_share), left(|x| x.main_share));
+    assert!(
+        (hash - 0.5 * early / len).abs() < 1e-9,
+        "{hash} against half of {early} of {len} blocks"
+    );
+    let se = (hash * (1.0 - hash) / len).sqrt();
+    assert!(
+        (main - hash).abs() <= 5.0 * se,
+        "main-chain share {main}, hash share {hash} ± {:.3}",
+        5.0 * se
+    );
+    assert!((main - 0.5).abs() > 10.0 * se, "the start's share fits too");
+    let honest = &m.classes[0];
+    assert!(
+        (honest.hash_share - 1.0).abs() < 1e-9,
+        "{}",
+        honest.hash_share
+    );
+}
