@@ -144,6 +144,9 @@ def scenario(i: int) -> str:
     if d.random() < 0.35:
         lines += ["", "[consensus.difficulty]", 'retarget = "epoch"',
                   f"every = {d.choice([1, 3, 10, 30])}", f"clamp = {d.choice([1.0, 2.0, 4.0])}"]
+    elif d.random() < 0.3:
+        lines += ["", "[consensus.difficulty]", 'retarget = "asert"',
+                  f'half_life = "{d.choice(["1s", "10m", "2h"])}"']
     return "\n".join(lines) + "\n"
 
 

@@ -51,6 +51,11 @@ des::named_enum! {
         /// blocks took (from their creation times), that span clamped to within `clamp` times
         /// the target.
         Epoch = "epoch",
+        /// ASERT (Bitcoin Cash's aserti3-2d, anchored at genesis), every block: a block's
+        /// child gets genesis's difficulty × 2^((height × the target interval − its creation
+        /// time) ÷ `half_life`) — halved for every half-life the chain is behind schedule,
+        /// doubled for every one it is ahead.
+        Asert = "asert",
     }
 }
 
@@ -62,6 +67,8 @@ pub struct Retarget {
     pub every: u32,
     /// At most this factor up or down per retarget (`epoch`; Bitcoin: 4).
     pub clamp: f64,
+    /// How far behind schedule halves the difficulty (`asert`; Bitcoin Cash: 2 days).
+    pub half_life: SimDuration,
 }
 
 impl Retarget {
@@ -69,6 +76,7 @@ impl Retarget {
         rule: RetargetRule::Fixed,
         every: 2016,
         clamp: 4.0,
+        half_life: SimDuration::from_secs(2 * 86_400),
     };
 
     /// The `epoch` rule (Bitcoin: 2016 blocks, clamp 4).
@@ -77,6 +85,16 @@ impl Retarget {
             rule: RetargetRule::Epoch,
             every,
             clamp,
+            ..Retarget::FIXED
+        }
+    }
+
+    /// The `asert` rule (Bitcoin Cash: a half-life of 2 days).
+    pub fn asert(half_life: SimDuration) -> Retarget {
+        Retarget {
+            rule: RetargetRule::Asert,
+            half_life,
+            ..Retarget::FIXED
         }
     }
 }
@@ -87,13 +105,19 @@ impl Default for Retarget {
     }
 }
 
-/// [`Retarget`] with its span bounds worked out, in nanoseconds.
+/// [`Retarget`] with its bounds worked out, in nanoseconds.
 #[derive(Copy, Clone, Debug)]
-struct Rule {
-    every: u32,
-    target_ns: u64,
-    min_span_ns: u64,
-    max_span_ns: u64,
+enum Rule {
+    Epoch {
+        every: u32,
+        target_ns: u64,
+        min_span_ns: u64,
+        max_span_ns: u64,
+    },
+    Asert {
+        interval_ns: u64,
+        half_life_ns: u64,
+    },
 }
 
 /// All blocks of a run, append-only.
@@ -131,40 +155,69 @@ impl BlockStore {
     }
 
     /// A store whose difficulty follows `r`, aiming at one block per `interval`. `every` must
-    /// be ≥ 1, `clamp` ≥ 1, the interval positive (scenario validation sees to it).
+    /// be ≥ 1, `clamp` ≥ 1, the interval and half-life positive (scenario validation sees to
+    /// it).
     pub fn with_retarget(miners: u32, r: Retarget, interval: SimDuration) -> Self {
         let mut s = BlockStore::new(miners);
-        if r.rule == RetargetRule::Epoch {
-            let target_ns = interval.as_nanos().saturating_mul(u64::from(r.every));
-            s.retarget = Some(Rule {
-                every: r.every,
-                target_ns,
-                min_span_ns: ((target_ns as f64 / r.clamp).round() as u64).max(1),
-                max_span_ns: (target_ns as f64 * r.clamp).round() as u64,
-            });
-        }
+        s.retarget = match r.rule {
+            RetargetRule::Fixed => None,
+            RetargetRule::Epoch => {
+                let target_ns = interval.as_nanos().saturating_mul(u64::from(r.every));
+                Some(Rule::Epoch {
+                    every: r.every,
+                    target_ns,
+                    min_span_ns: ((target_ns as f64 / r.clamp).round() as u64).max(1),
+                    max_span_ns: (target_ns as f64 * r.clamp).round() as u64,
+                })
+            }
+            RetargetRule::Asert => Some(Rule::Asert {
+                interval_ns: interval.as_nanos(),
+                half_life_ns: r.half_life.as_nanos().max(1),
+            }),
+        };
         s
     }
 
     /// The difficulty a child of block `p` (just stored) gets.
     fn work_out_next(&self, p: BlockId) -> u64 {
         let b = self.get(p);
-        let Some(r) = self.retarget else {
-            return b.difficulty;
-        };
-        // Epochs are heights 1..=every, every+1..=2·every, …; a new one starts at the child.
-        let h = b.height;
-        if h == 0 || !h.is_multiple_of(r.every) {
-            return b.difficulty;
+        let within = |d: u128| d.clamp(u128::from(MIN_DIFFICULTY), u128::from(MAX_DIFFICULTY));
+        match self.retarget {
+            None => b.difficulty,
+            Some(Rule::Epoch {
+                every,
+                target_ns,
+                min_span_ns,
+                max_span_ns,
+            }) => {
+                // Epochs are heights 1..=every, every+1..=2·every, …; a new one starts at the
+                // child.
+                let h = b.height;
+                if h == 0 || !h.is_multiple_of(every) {
+                    return b.difficulty;
+                }
+                let first = self.ancestor_at(p, h - every);
+                let span = b
+                    .created
+                    .saturating_since(self.get(first).created)
+                    .as_nanos();
+                let span = span.clamp(min_span_ns, max_span_ns.max(min_span_ns));
+                let d = u128::from(b.difficulty) * u128::from(target_ns) / u128::from(span);
+                within(d) as u64
+            }
+            Some(Rule::Asert {
+                interval_ns,
+                half_life_ns,
+            }) => {
+                // Ahead of schedule (made before height × interval) is a positive exponent.
+                let due = i128::from(b.height) * i128::from(interval_ns);
+                let ahead = due - i128::from(b.created.as_nanos());
+                let x = ahead as f64 / half_life_ns as f64;
+                // 2^x × genesis stays within the bounds once x is within ±20 (2²⁰ each way).
+                let d = GENESIS_DIFFICULTY as f64 * libm::exp2(x.clamp(-21.0, 21.0));
+                within(d.round() as u128) as u64
+            }
         }
-        let first = self.ancestor_at(p, h - r.every);
-        let span = b
-            .created
-            .saturating_since(self.get(first).created)
-            .as_nanos();
-        let span = span.clamp(r.min_span_ns, r.max_span_ns.max(r.min_span_ns));
-        let d = u128::from(b.difficulty) * u128::from(r.target_ns) / u128::from(span);
-        d.clamp(u128::from(MIN_DIFFICULTY), u128::from(MAX_DIFFICULTY)) as u64
     }
 
     /// Creates a block. `parent` must exist unless the block is deliberately invalid, in which
@@ -461,6 +514,50 @@ mod tests {
             4 * D,
             "2 s for a 20 s epoch: the clamp"
         );
+    }
+
+    /// ASERT with 10 s blocks and a 100 s half-life: on schedule the child keeps genesis's
+    /// difficulty; 100 s behind halves it; 50 s ahead multiplies it by √2; far off, the bounds
+    /// hold. A child's difficulty depends on its parent's height and time alone.
+    #[test]
+    fn asert_doubles_per_half_life_ahead_of_schedule() {
+        let mut s = BlockStore::with_retarget(
+            1,
+            Retarget::asert(SimDuration::from_secs(100)),
+            SimDuration::from_secs(10),
+        );
+        let c = chain_at(&mut s, &[10.0, 20.0, 130.0, 140.0, 0.0]);
+        assert_eq!(s.difficulty(c[0]), D, "genesis's child");
+        assert_eq!(s.next_difficulty(c[1]), D, "height 2 at 20 s: on schedule");
+        assert_eq!(
+            s.next_difficulty(c[2]),
+            D / 2,
+            "height 3 at 130 s: 100 s behind"
+        );
+        assert_eq!(s.difficulty(c[3]), D / 2);
+        assert_eq!(
+            s.next_difficulty(c[3]),
+            D / 2,
+            "height 4 at 140 s: still 100 s behind"
+        );
+        // Height 5 at 0 s (out of order, as a test may make it): 50 s ahead.
+        let half = (D as f64 * libm::exp2(0.5)).round() as u64;
+        assert_eq!(s.next_difficulty(c[4]), half);
+        let fast = s.extend(BlockId::GENESIS, NodeId(0), secs(0.0), 50);
+        let fast = s.extend(fast, NodeId(0), secs(0.0), 51);
+        let fast = s.extend(fast, NodeId(0), secs(0.0), 52);
+        assert_eq!(s.get(fast).height, 3);
+        assert_eq!(
+            s.next_difficulty(fast),
+            (D as f64 * libm::exp2(0.3)).round() as u64
+        );
+        let far_behind = s.extend(BlockId::GENESIS, NodeId(0), secs(1e9), 53);
+        assert_eq!(s.next_difficulty(far_behind), MIN_DIFFICULTY);
+        let mut far_ahead = BlockId::GENESIS;
+        for i in 0..300 {
+            far_ahead = s.extend(far_ahead, NodeId(0), secs(0.0), 60 + i);
+        }
+        assert_eq!(s.next_difficulty(far_ahead), MAX_DIFFICULTY);
     }
 
     #[test]

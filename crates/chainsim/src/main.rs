@@ -351,13 +351,19 @@ fn print_plan(plan: &Plan) {
                 .map_or("from consensus.hash_power".to_string(), |h| h.to_string()),
         );
     }
-    if c.retarget.rule == runner::RetargetRule::Epoch {
-        outln!(
+    match c.retarget.rule {
+        runner::RetargetRule::Fixed => {}
+        runner::RetargetRule::Epoch => outln!(
             "  difficulty: retargets every {} blocks to one per {} (at most {}× up or down)",
             c.retarget.every,
             c.block_interval,
             c.retarget.clamp
-        );
+        ),
+        runner::RetargetRule::Asert => outln!(
+            "  difficulty: ASERT toward one block per {}, halved for every {} behind schedule",
+            c.block_interval,
+            c.retarget.half_life
+        ),
     }
     for (i, h) in plan.points[0].config.hash_changes.iter().enumerate() {
         outln!(

@@ -70,6 +70,19 @@ pub fn retarget_difficulty(n: u32) -> (f64, f64) {
     (n / (n - 1.0), n / ((n - 1.0) * libm::sqrt(n - 2.0)))
 }
 
+/// ASERT at constant hash power, half-life τ = `half_lives` block intervals: y = log2(difficulty
+/// ÷ the difficulty that gives one block per T) moves by −(X/T − 1)/τ per block, X the block's
+/// time, Exp(T·2^y). Linearised, an AR(1) process with coefficient 1 − ln2/τ and noise sd 1/τ:
+/// stationary sd √(1/(2τ·ln2)); its mean is −ln2·sd²/2, since the mean block time is exactly T
+/// (the schedule error stays bounded), so E[2^y] = 1; and n consecutive samples are worth
+/// n·ln2/(2τ) independent ones. Returns (mean, sd, samples per independent one). Good for
+/// τ ≫ 1.
+pub fn asert_log_difficulty(half_lives: f64) -> (f64, f64, f64) {
+    let ln2 = core::f64::consts::LN_2;
+    let sd = libm::sqrt(1.0 / (2.0 * half_lives * ln2));
+    (-ln2 * sd * sd / 2.0, sd, 2.0 * half_lives / ln2)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

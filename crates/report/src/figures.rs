@@ -346,9 +346,13 @@ fn difficulty(res: &Results, p: usize, suffix: &str) -> Chart {
     let mut c = Chart::new(
         format!("difficulty{suffix}"),
         format!(
-            "{}: difficulty (retarget every {} blocks)",
+            "{}: difficulty ({})",
             point_title(res, p),
-            cfg.retarget.every
+            match cfg.retarget.rule {
+                runner::RetargetRule::Asert =>
+                    format!("ASERT, half-life {}", cfg.retarget.half_life),
+                _ => format!("retarget every {} blocks", cfg.retarget.every),
+            }
         ),
     );
     c.x_label = format!("simulated time ({})", u.name);

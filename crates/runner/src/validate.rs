@@ -42,6 +42,7 @@ enum Kind {
     Stale { ratio: f64, nodes: u32 },
     Share { shares: [f64; 4] },
     Retarget { every: u32, factor: f64 },
+    Asert { half_lives: f64, factor: f64 },
 }
 
 /// A case: its runs and how to judge them.
@@ -79,17 +80,47 @@ const SHARE_BLOCKS: u64 = 20_000;
 const RETARGET_EVERY: u32 = 100;
 const RETARGET_EPOCHS: u64 = 150;
 const RETARGET_FACTORS: [f64; 2] = [2.0, 0.5];
+/// ASERT: a half-life of this many block intervals, this many blocks.
+const ASERT_HALF_LIVES: u64 = 20;
+const ASERT_BLOCKS: u64 = 8000;
+
+/// A run's final main chain, genesis excluded, in height order (`None` if it has a gap).
+fn main_chain(blocks: &[metrics::BlockRecord]) -> Option<Vec<&metrics::BlockRecord>> {
+    let mut main: Vec<_> = blocks.iter().filter(|b| b.main).collect();
+    main.sort_by_key(|b| b.height);
+    (main.iter().enumerate())
+        .all(|(i, b)| b.height as usize == i + 1)
+        .then_some(main)
+}
+
+/// Per block of a run's final main chain: the time since its parent ÷ (`interval_s` × its
+/// difficulty ÷ `hash`), the mean time it should take at hash power `hash` × what genesis's
+/// difficulty is set for. Each is Exp(1) given its difficulty, so over k blocks the sum is
+/// Gamma(k, 1), whatever rule set the difficulties.
+pub fn scaled_intervals(
+    blocks: &[metrics::BlockRecord],
+    interval_s: f64,
+    hash: f64,
+) -> Option<Vec<f64>> {
+    let main = main_chain(blocks)?;
+    let mut before = 0.0;
+    Some(
+        (main.iter())
+            .map(|b| {
+                let x = (b.created_s - before) / (interval_s * b.difficulty / hash);
+                before = b.created_s;
+                x
+            })
+            .collect(),
+    )
+}
 
 /// Per whole epoch of `every` blocks of a run's final main chain: (its span in seconds, when it
 /// ended, its difficulty × genesis's). Epoch k's span runs from block (k−1)·every to block
 /// k·every, all mined at its difficulty (`None` if the main chain has a gap or an epoch's
 /// difficulty varies: the retarget rule was broken).
 pub fn epochs(blocks: &[metrics::BlockRecord], every: usize) -> Option<Vec<(f64, f64, f64)>> {
-    let mut main: Vec<_> = blocks.iter().filter(|b| b.main).collect();
-    main.sort_by_key(|b| b.height);
-    if (main.iter().enumerate()).any(|(i, b)| b.height as usize != i + 1) {
-        return None;
-    }
+    let main = main_chain(blocks)?;
     (0..main.len() / every)
         .map(|k| {
             let start = if k == 0 {
@@ -239,8 +270,39 @@ pub fn suite() -> Vec<Case> {
                 factor,
             },
         ));
+        cfg.stop_blocks = Some(ASERT_BLOCKS);
+        let half_life = cfg.block_interval.saturating_mul(ASERT_HALF_LIVES);
+        cfg.retarget = chain::Retarget::asert(half_life);
+        out.push(Case::new(
+            "difficulty retarget",
+            &format!("ASERT, hash power ×{factor}"),
+            &cfg,
+            1,
+            Kind::Asert {
+                half_lives: ASERT_HALF_LIVES as f64,
+                factor,
+            },
+        ));
     }
     out
+}
+
+/// Mining at the difficulty set: the mean of [`scaled_intervals`] is 1, sd 1/√k for k blocks.
+fn rate_row(case: &Case, out: &RunOutput, factor: f64) -> Row {
+    let t = case.runs[0].0.block_interval.as_secs_f64();
+    let g = scaled_intervals(&out.blocks, t, factor).unwrap_or_default();
+    let k = g.len() as f64;
+    let mut r = row(
+        case.group,
+        format!("{}: block time ÷ (T × difficulty ÷ hash power)", case.name),
+        format!("{} blocks", g.len()),
+        g.iter().sum::<f64>() / k.max(1.0),
+        1.0,
+        1.0 / k.max(1.0).sqrt(),
+        0.0,
+    );
+    r.x = factor;
+    r
 }
 
 fn row(
@@ -361,20 +423,7 @@ impl Case {
                 let n = every as usize;
                 let t = self.runs[0].0.block_interval.as_secs_f64();
                 let ep = epochs(&outs[0].blocks, n).unwrap_or_default();
-                // Mining: an epoch at difficulty d takes Gamma(n, T·d/h); over k epochs the
-                // spans in units of T·d/h, per block, average 1 with sd 1/√(n·k).
-                let g: Vec<f64> = ep.iter().map(|e| e.0 / (t * e.2 / factor)).collect();
-                let blocks = (g.len() * n) as f64;
-                let mut rate = row(
-                    self.group,
-                    format!("{}: block time ÷ (T × difficulty ÷ hash power)", self.name),
-                    format!("{} epochs × {every} blocks", g.len()),
-                    g.iter().sum::<f64>() / blocks.max(1.0),
-                    1.0,
-                    1.0 / blocks.max(1.0).sqrt(),
-                    0.0,
-                );
-                rate.x = factor;
+                let rate = rate_row(self, &outs[0], factor);
                 // The rule: the difficulty after an epoch at hash power h (whose span did not
                 // hit the clamp), ÷ h, is n/G.
                 let target = f64::from(every) * t;
@@ -395,6 +444,28 @@ impl Case {
                 );
                 rule.x = factor;
                 vec![rate, rule]
+            }
+            Kind::Asert { half_lives, factor } => {
+                let rate = rate_row(self, &outs[0], factor);
+                // Settled: log2(difficulty ÷ h) over the second half of the main chain.
+                let main = main_chain(&outs[0].blocks).unwrap_or_default();
+                let late = &main[main.len() / 2..];
+                let y: Vec<f64> = (late.iter())
+                    .map(|b| libm::log2(b.difficulty / factor))
+                    .collect();
+                let n = y.len() as f64;
+                let (mean, sd, per) = theory::asert_log_difficulty(half_lives);
+                let mut settled = row(
+                    self.group,
+                    format!("{}: log2(difficulty ÷ hash power), second half", self.name),
+                    format!("{} blocks, half-life {half_lives} T", y.len()),
+                    y.iter().sum::<f64>() / n.max(1.0),
+                    mean,
+                    sd / (n / per).max(1.0).sqrt(),
+                    0.0,
+                );
+                settled.x = factor;
+                vec![rate, settled]
             }
         }
     }

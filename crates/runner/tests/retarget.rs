@@ -205,3 +205,45 @@ fn retargeting_runs_with_forks_converge_and_repeat() {
         );
     }
 }
+
+/// ASERT with a half-life of 20 T, at twice the hash power genesis's difficulty is set for:
+/// every block takes Exp(T × difficulty ÷ hash power) given its difficulty (over k blocks the
+/// scaled times sum to Gamma(k, 1)), and the difficulty settles at the hash power: the second
+/// half's mean of log2(difficulty ÷ hash power) lies within 5 standard errors of
+/// `theory::asert_log_difficulty` (a linearised AR(1) model; its sd is checked too).
+#[test]
+fn asert_mines_at_the_difficulty_it_sets_and_settles_at_the_hash_power() {
+    let tau = 20.0;
+    let mut cfg = base(10, 4000);
+    cfg.retarget = Retarget::asert(SimDuration::from_secs(20 * T));
+    cfg.hash_changes = vec![change(0, 10, 2.0)];
+    let out = run_one(&cfg, 5).unwrap();
+    assert_eq!(out.metrics.stale_blocks, 0, "1 ms against 600 s");
+    let g = runner::validate::scaled_intervals(&out.blocks, T as f64, 2.0).expect("a gap");
+    let k = g.len() as f64;
+    let sum: f64 = g.iter().sum();
+    assert!(
+        (sum - k).abs() <= 5.0 * k.sqrt(),
+        "{sum:.0} block intervals' worth of time for {k} blocks (± {:.0})",
+        5.0 * k.sqrt()
+    );
+    let mut main: Vec<_> = out.blocks.iter().filter(|b| b.main).collect();
+    main.sort_by_key(|b| b.height);
+    let late = &main[main.len() / 2..];
+    let y: Vec<f64> = late.iter().map(|b| (b.difficulty / 2.0).log2()).collect();
+    let n = y.len() as f64;
+    let mean = y.iter().sum::<f64>() / n;
+    let (expect, sd, per) = metrics::theory::asert_log_difficulty(tau);
+    let se = sd / (n / per).sqrt();
+    assert!(
+        (mean - expect).abs() <= 5.0 * se,
+        "log2(difficulty ÷ hash power) averages {mean:.3}, expected {expect:.3} ± {:.3}",
+        5.0 * se
+    );
+    let spread = (y.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+    assert!(
+        (spread / sd - 1.0).abs() < 0.5,
+        "sd {spread:.3} against {sd:.3}"
+    );
+    assert!(out.thinned_wins > 0);
+}

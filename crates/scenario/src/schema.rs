@@ -230,12 +230,14 @@ pub struct ConsensusToml {
 #[derive(Deserialize, Clone, Debug, Default)]
 #[serde(deny_unknown_fields)]
 pub struct DifficultyToml {
-    /// fixed | epoch.
+    /// fixed | epoch | asert.
     pub retarget: Option<String>,
     /// Blocks per epoch (epoch only; default 2016).
     pub every: Option<i64>,
     /// At most this factor up or down per retarget (epoch only; default 4).
     pub clamp: Option<f64>,
+    /// How far behind schedule halves the difficulty (asert only; default 2 days).
+    pub half_life: Option<Dur>,
 }
 
 #[derive(Deserialize, Clone, Debug, Default)]

@@ -873,11 +873,11 @@ pub fn validate(f: &ScenarioFile) -> Result<RunConfig, Vec<Issue>> {
     })
 }
 
-/// `[consensus.compact]`: SimBlock's values where a key is missing; the table only goes with
-/// `relay = "compact"`.
 /// The largest `consensus.difficulty.clamp`.
 pub const MAX_CLAMP: f64 = 1000.0;
 
+/// `[consensus.difficulty]`: each key belongs to one rule; Bitcoin's (epoch) and Bitcoin
+/// Cash's (asert) values where a key is missing.
 fn difficulty(v: &mut V, d: Option<&DifficultyToml>) -> Retarget {
     let Some(d) = d else {
         return Retarget::FIXED;
@@ -887,36 +887,56 @@ fn difficulty(v: &mut V, d: Option<&DifficultyToml>) -> Retarget {
         d.retarget.as_deref(),
         RetargetRule::Fixed,
     );
-    if rule == RetargetRule::Fixed {
-        for (key, given) in [("every", d.every.is_some()), ("clamp", d.clamp.is_some())] {
-            if given {
+    let keys = [
+        ("every", d.every.is_some(), RetargetRule::Epoch),
+        ("clamp", d.clamp.is_some(), RetargetRule::Epoch),
+        ("half_life", d.half_life.is_some(), RetargetRule::Asert),
+    ];
+    for (key, given, owner) in keys {
+        if given && rule != owner {
+            v.err(
+                format!("consensus.difficulty.{key}"),
+                format!("only applies with consensus.difficulty.retarget = \"{owner}\""),
+            );
+        }
+    }
+    match rule {
+        RetargetRule::Fixed => Retarget::FIXED,
+        RetargetRule::Epoch => {
+            let every = v.count(
+                "consensus.difficulty.every",
+                d.every.unwrap_or(2016),
+                1,
+                10_000_000,
+            );
+            let clamp = d.clamp.unwrap_or(4.0);
+            if !(1.0..=MAX_CLAMP).contains(&clamp) {
                 v.err(
-                    format!("consensus.difficulty.{key}"),
-                    "only applies with consensus.difficulty.retarget = \"epoch\"",
+                    "consensus.difficulty.clamp",
+                    format!(
+                        "{clamp} is out of range: the most a retarget may change the difficulty \
+                         by, 1 (never) to {MAX_CLAMP}"
+                    ),
                 );
             }
+            Retarget::epoch(every.max(1), clamp.clamp(1.0, MAX_CLAMP))
         }
-        return Retarget::FIXED;
+        RetargetRule::Asert => {
+            let most = SimDuration::DAY.saturating_mul(3650);
+            let half_life = d.half_life.map_or(Retarget::FIXED.half_life, |h| h.0);
+            if half_life.is_zero() || half_life > most {
+                v.err(
+                    "consensus.difficulty.half_life",
+                    format!("{half_life} must be positive and at most 3650 days"),
+                );
+            }
+            Retarget::asert(half_life)
+        }
     }
-    let every = v.count(
-        "consensus.difficulty.every",
-        d.every.unwrap_or(2016),
-        1,
-        10_000_000,
-    );
-    let clamp = d.clamp.unwrap_or(4.0);
-    if !(1.0..=MAX_CLAMP).contains(&clamp) {
-        v.err(
-            "consensus.difficulty.clamp",
-            format!(
-                "{clamp} is out of range: the most a retarget may change the difficulty by, \
-                 1 (never) to {MAX_CLAMP}"
-            ),
-        );
-    }
-    Retarget::epoch(every.max(1), clamp.clamp(1.0, MAX_CLAMP))
 }
 
+/// `[consensus.compact]`: SimBlock's values where a key is missing; the table only goes with
+/// `relay = "compact"`.
 fn compact(v: &mut V, c: Option<&CompactToml>, relay: Option<&str>) -> CompactRelay {
     let mut out = CompactRelay::default();
     let Some(c) = c else {

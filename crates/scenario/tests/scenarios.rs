@@ -60,7 +60,7 @@ fn hash_power_changes_are_parsed() {
 }
 
 /// `[consensus.difficulty]`: fixed by default, Bitcoin's epoch parameters by default under
-/// `epoch`, and the values as written.
+/// `epoch`, Bitcoin Cash's half-life under `asert`, and the values as written.
 #[test]
 fn difficulty_rules_are_parsed() {
     let cfg = |text: &str| parse("t.toml", text).unwrap().points[0].config.clone();
@@ -72,6 +72,12 @@ fn difficulty_rules_are_parsed() {
     assert_eq!(cfg(&epoch).retarget, chain::Retarget::epoch(2016, 4.0));
     let set = epoch.replace("\"epoch\"", "\"epoch\"\nevery = 144\nclamp = 2.5");
     assert_eq!(cfg(&set).retarget, chain::Retarget::epoch(144, 2.5));
+    let asert = epoch.replace("\"epoch\"", "\"asert\"");
+    let two_days = des::SimDuration::from_secs(2 * 86_400);
+    assert_eq!(cfg(&asert).retarget, chain::Retarget::asert(two_days));
+    let set = asert.replace("\"asert\"", "\"asert\"\nhalf_life = \"1h\"");
+    let hour = des::SimDuration::from_secs(3600);
+    assert_eq!(cfg(&set).retarget, chain::Retarget::asert(hour));
     let fixed = with(
         "[consensus]",
         "[consensus.difficulty]\nretarget = \"fixed\"\n\n[consensus]",
@@ -246,7 +252,7 @@ fn out_of_range_values_name_key_line_and_what_is_allowed() {
             "[consensus]",
             "[consensus.difficulty]\nretarget = \"bitcoin\"\n\n[consensus]",
             "consensus.difficulty.retarget",
-            "fixed, epoch",
+            "fixed, epoch, asert",
         ),
         (
             "[consensus]",
@@ -265,6 +271,24 @@ fn out_of_range_values_name_key_line_and_what_is_allowed() {
             "[consensus.difficulty]\nevery = 100\n\n[consensus]",
             "consensus.difficulty.every",
             "only applies with consensus.difficulty.retarget = \"epoch\"",
+        ),
+        (
+            "[consensus]",
+            "[consensus.difficulty]\nretarget = \"epoch\"\nhalf_life = \"1d\"\n\n[consensus]",
+            "consensus.difficulty.half_life",
+            "only applies with consensus.difficulty.retarget = \"asert\"",
+        ),
+        (
+            "[consensus]",
+            "[consensus.difficulty]\nretarget = \"asert\"\nclamp = 2\n\n[consensus]",
+            "consensus.difficulty.clamp",
+            "only applies with consensus.difficulty.retarget = \"epoch\"",
+        ),
+        (
+            "[consensus]",
+            "[consensus.difficulty]\nretarget = \"asert\"\nhalf_life = \"0s\"\n\n[consensus]",
+            "consensus.difficulty.half_life",
+            "must be positive",
         ),
         (
             "topology = \"random-regular\"",
