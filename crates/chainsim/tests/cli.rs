@@ -426,6 +426,26 @@ fn check_prints_the_plan() {
             && s.contains("hash_power.changes[1]: from 8h on, 10 node(s) mine with 2×"),
         "{s}"
     );
+    assert!(
+        !s.contains("difficulty:"),
+        "a fixed difficulty is not listed: {s}"
+    );
+    // So is the difficulty rule.
+    for (file, line) in [
+        (
+            "retarget",
+            "difficulty: retargets every 144 blocks to one per 1m (at most 4× up or down)",
+        ),
+        (
+            "retarget-asert",
+            "difficulty: ASERT toward one block per 1m, halved for every 4h48m behind schedule",
+        ),
+    ] {
+        let path = format!("{}/../../scenarios/{file}.toml", env!("CARGO_MANIFEST_DIR"));
+        let out = chainsim().args(["check", &path]).output().unwrap();
+        let s = String::from_utf8_lossy(&out.stdout);
+        assert!(s.contains(line), "{file}: {s}");
+    }
 }
 
 /// A request timeout shorter than one block's transfer (1 MB at 20 Mbit/s: 0.4 s) is valid

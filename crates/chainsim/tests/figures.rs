@@ -394,3 +394,73 @@ relay = "push"
     let html = std::fs::read_to_string(tmp.path().join("ds/report.html")).unwrap();
     assert!(html.contains("<h2>Attacks</h2>") && html.contains("double-spend success"));
 }
+
+/// With retargeting a point gets a `difficulty` figure: per replicate, the main chain's
+/// difficulty as steps (one pair of rows per block, read from blocks/<id>.csv), a dashed line
+/// at each scheduled hash power change, and `plot` redraws it byte for byte.
+#[test]
+fn retargeting_runs_get_a_difficulty_figure_from_their_blocks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = r#"
+name = "diff"
+seed = 3
+replicates = 2
+[stop]
+blocks = 60
+[network]
+nodes = 12
+topology = "complete"
+latency = "10ms"
+[consensus]
+block_interval = "1m"
+relay = "push"
+[consensus.difficulty]
+retarget = "epoch"
+every = 10
+[[consensus.hash_power.changes]]
+at = "20m"
+nodes = ["0..12"]
+factor = 3.0
+"#;
+    let out = run_text(tmp.path(), "diff", text);
+    let figs = out.join("figures");
+    let (comments, rows) = figure_data(&std::fs::read(figs.join("difficulty.csv")).unwrap());
+    assert!(
+        comments[0].contains("retarget every 10 blocks"),
+        "{comments:?}"
+    );
+    let change: Vec<_> = rows
+        .iter()
+        .filter(|r| r[1] == "scheduled hash power changes")
+        .collect();
+    assert_eq!(change.len(), 2, "one dashed line from bottom to top");
+    assert!(change.iter().all(|r| r[2] == change[0][2]));
+    for id in ["p000-r000", "p000-r001"] {
+        let mut main: Vec<(u32, String)> = (table(&out.join("blocks").join(format!("{id}.csv"))))
+            .into_iter()
+            .filter(|b| b["main"] == "true")
+            .map(|b| (b["height"].parse().unwrap(), b["difficulty"].clone()))
+            .collect();
+        main.sort();
+        let ys: Vec<f64> = (rows.iter())
+            .filter(|r| r[1] == id)
+            .map(|r| r[3].parse().unwrap())
+            .collect();
+        assert_eq!(ys.len(), 2 * main.len(), "{id}: two rows a block");
+        for (i, (_, d)) in main.iter().enumerate() {
+            let d: f64 = d.parse().unwrap();
+            assert_eq!((ys[2 * i], ys[2 * i + 1]), (d, d), "{id}, block {}", i + 1);
+        }
+        assert!(
+            ys.iter().any(|&y| y > 1.5),
+            "{id}: 3× the hash power, no retarget up"
+        );
+    }
+    let before = files(&figs);
+    chainsim().arg("plot").arg(&out).assert().success();
+    let after = files(&figs);
+    for ext in ["svg", "csv"] {
+        let f = format!("difficulty.{ext}");
+        assert!(before[&f] == after[&f], "{f} drawn differently");
+    }
+}
