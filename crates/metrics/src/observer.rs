@@ -130,6 +130,14 @@ pub struct ChainMetrics {
     /// [`BlockRecord::exposure_s`]); blocks that did not reach every honest node are left out.
     #[serde(default)]
     pub exposure_s: Dist,
+    /// Per final main-chain block: the time since its parent was made (with a fixed difficulty
+    /// about T ÷ (1 − stale rate); what a difficulty adjustment steers).
+    #[serde(default)]
+    pub main_interval_s: Dist,
+    /// The difficulty a child of the final main chain's tip gets, × genesis's (1 with a fixed
+    /// difficulty).
+    #[serde(default = "unit_difficulty")]
+    pub final_difficulty: f64,
     /// Stale share of the honest nodes' own blocks.
     #[serde(default)]
     pub honest_fork_rate: f64,
@@ -831,6 +839,12 @@ impl Observer {
         let honest_mined = class_mined.first().copied().unwrap_or(0);
         let honest_main = class_main.first().copied().unwrap_or(0);
         let mut exposure: Vec<f64> = self.blocks.iter().filter_map(|b| b.exposure_s).collect();
+        let mut main_interval: Vec<f64> = (main.windows(2))
+            .map(|w| {
+                let (a, b) = (store.get(w[0]).created, store.get(w[1]).created);
+                b.saturating_since(a).as_secs_f64()
+            })
+            .collect();
         ChainMetrics {
             blocks_mined: mined,
             main_chain_length: main_len,
@@ -846,6 +860,9 @@ impl Observer {
             propagation_50_s: Dist::of(&mut p50),
             propagation_90_s: Dist::of(&mut p90),
             exposure_s: Dist::of(&mut exposure),
+            main_interval_s: Dist::of(&mut main_interval),
+            final_difficulty: store.next_difficulty(main_tip) as f64
+                / chain::GENESIS_DIFFICULTY as f64,
             predicted_fork_rate: if exposed.is_empty() || self.interval_s <= 0.0 {
                 0.0
             } else {

@@ -188,6 +188,9 @@ pub fn point_metrics(r: &RunRecord) -> Vec<(&'static str, f64)> {
         ("propagation_p50_s", m.propagation_s.p50),
         ("propagation_p90_s", m.propagation_s.p90),
         ("exposure_mean_s", m.exposure_s.mean),
+        ("main_interval_mean_s", m.main_interval_s.mean),
+        ("main_interval_p90_s", m.main_interval_s.p90),
+        ("final_difficulty", m.final_difficulty),
         ("reorgs", m.reorgs.count as f64),
         ("reorg_max_depth", f64::from(m.reorgs.max_depth)),
         ("chain_quality", m.chain_quality),
@@ -516,6 +519,8 @@ mod tests {
             "invalid_bytes_received",
             "eclipsed_divergence_s",
             "attacks",
+            "main_interval_s",
+            "final_difficulty",
         ] {
             assert!(m.remove(newer).is_some(), "{newer}");
         }

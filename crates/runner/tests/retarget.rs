@@ -246,4 +246,17 @@ fn asert_mines_at_the_difficulty_it_sets_and_settles_at_the_hash_power() {
         "sd {spread:.3} against {sd:.3}"
     );
     assert!(out.thinned_wins > 0);
+    // The summary's interval and final difficulty: the main chain's mean interval is its last
+    // block's time ÷ its length, and ASERT gives that block's child 2^((L·T − t_L) ÷ τ).
+    let last = main.last().unwrap();
+    let len = main.len() as f64;
+    let m = &out.metrics;
+    assert!((m.main_interval_s.mean - last.created_s / len).abs() < 1e-6);
+    let ahead = len * T as f64 - last.created_s;
+    let want = (ahead / (tau * T as f64)).exp2();
+    assert!(
+        (m.final_difficulty / want - 1.0).abs() < 1e-5,
+        "{} against {want}",
+        m.final_difficulty
+    );
 }
