@@ -53,7 +53,8 @@ pub enum NetEvent {
 pub trait Driver<N: Node> {
     fn on_start(&mut self, _world: &mut World<N>) {}
     fn on_control(&mut self, world: &mut World<N>, tag: u64);
-    fn on_note(&mut self, world: &World<N>, node: NodeId, note: N::Note);
+    /// A node's note, after the event that made it (the driver may schedule in reply).
+    fn on_note(&mut self, world: &mut World<N>, node: NodeId, note: N::Note);
     fn on_net_event(&mut self, _world: &mut World<N>, _ev: NetEvent) {}
 }
 

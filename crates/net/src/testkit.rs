@@ -111,7 +111,7 @@ impl Node for Potato {
 pub struct NoDriver;
 impl<N: Node> Driver<N> for NoDriver {
     fn on_control(&mut self, _world: &mut World<N>, _tag: u64) {}
-    fn on_note(&mut self, _world: &World<N>, _node: NodeId, _note: N::Note) {}
+    fn on_note(&mut self, _world: &mut World<N>, _node: NodeId, _note: N::Note) {}
 }
 
 /// Builds a potato world on `topo` with constant latency and the given rules.

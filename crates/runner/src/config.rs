@@ -289,6 +289,14 @@ impl RunConfig {
             }
         }
         let r = &self.retarget;
+        if r.rule == chain::RetargetRule::Asert && r.half_life < self.block_interval {
+            out.push(format!(
+                "consensus.difficulty.half_life ({}) is shorter than consensus.block_interval \
+                 ({}): one block's luck moves the difficulty more than twofold, and it swings \
+                 to its bounds (2^±20 × genesis's), where blocks come in bursts or years apart",
+                r.half_life, self.block_interval
+            ));
+        }
         if r.rule == chain::RetargetRule::Epoch {
             if r.clamp == 1.0 {
                 out.push(
@@ -402,7 +410,7 @@ mod tests {
 
     /// Retargeting that cannot happen is cautioned: an epoch longer than the blocks the run
     /// mines (by stop.blocks, or stop.time at the start's rate, whichever is fewer), or a
-    /// clamp of 1.
+    /// clamp of 1; so is an ASERT half-life shorter than a block interval.
     #[test]
     fn a_retarget_that_cannot_happen_is_cautioned() {
         let mut cfg = RunConfig::quickstart(); // 200 blocks of 60 s
@@ -423,6 +431,18 @@ mod tests {
         assert!(c.len() == 1 && c[0].contains("clamp = 1"), "{c:?}");
         cfg.retarget = chain::Retarget::FIXED;
         cfg.retarget.every = 1_000_000;
-        assert!(cfg.cautions().is_empty(), "only with the epoch rule");
+        cfg.retarget.half_life = SimDuration::from_secs(1);
+        assert!(
+            cfg.cautions().is_empty(),
+            "only with the epoch and asert rules"
+        );
+        cfg.retarget = chain::Retarget::asert(SimDuration::from_secs(60));
+        assert!(
+            cfg.cautions().is_empty(),
+            "a half-life of one block interval"
+        );
+        cfg.retarget = chain::Retarget::asert(SimDuration::from_secs(59));
+        let c = cfg.cautions();
+        assert!(c.len() == 1 && c[0].contains("half_life (59s)"), "{c:?}");
     }
 }

@@ -121,11 +121,14 @@ fn template_parent(t: Template) -> BlockId {
 /// cancelling: a miner that switched tips simply builds on its new tip when it wins.
 ///
 /// When the difficulty varies (retargeting), a miner finds blocks at a rate ∝ its hash power ÷
-/// the difficulty of the block it works on, which changes with its tip. The race then runs at
-/// the rate it would have if every block had the lowest difficulty any block can be mined at
-/// ([`ChainDriver::bound`]), and a win by a miner working at difficulty `d` stands with
-/// probability `bound / d` (thinning a Poisson process: exact, as no miner's rate exceeds the
-/// bound's). With a fixed difficulty every win stands and no draw is made.
+/// the difficulty of the block it works on, which changes with its tip. Each draw then runs at
+/// the rate the race would have if every miner worked at the lowest difficulty any of them
+/// works at when it is drawn (`ChainDriver::bound`), and a win by a miner working at
+/// difficulty `d` stands with probability `bound / d` (thinning a Poisson process: exact while
+/// no miner's rate exceeds the bound's). A miner whose work drops below the bound — a note
+/// from it, or an attack window or restart changing what it mines on — has the race drawn
+/// again at the lower bound (memorylessness makes that exact too); every win checks that none
+/// is below. With a fixed difficulty every win stands and no draw is made.
 pub struct ChainDriver {
     pub observer: Observer,
     rng: SimRng,
@@ -137,8 +140,8 @@ pub struct ChainDriver {
     total0: u64,
     /// The mean block interval at the start's total hash power and difficulty.
     interval_ns: f64,
-    /// The lowest difficulty a block can be mined at: the least next difficulty of any block
-    /// made so far (every tip a miner could be on is one of them).
+    /// The lowest difficulty a miner with hash power worked at when the pending win was drawn
+    /// (kept no higher than any works at since).
     bound: u64,
     /// Wins thinned away: their miner worked at a difficulty above `bound`.
     pub thinned_wins: u64,
@@ -231,11 +234,42 @@ impl ChainDriver {
         }
     }
 
+    /// The difficulty miner `m`'s next win would have.
+    fn works_at(world: &World<ChainNode>, m: usize) -> u64 {
+        let t = world.nodes[m].template();
+        world.shared.store.next_difficulty(template_parent(t))
+    }
+
+    /// The lowest difficulty any node with hash power works at (`None`: no one has any).
+    fn lowest_work(&self, world: &World<ChainNode>) -> Option<u64> {
+        (0..self.weights.len())
+            .filter(|&i| self.weights[i] > 0)
+            .map(|i| Self::works_at(world, i))
+            .min()
+    }
+
+    /// Nodes' templates may have changed: if one with hash power now works below the pending
+    /// draw's bound, the race is drawn again (at the new, lower bound).
+    fn templates_changed(&mut self, world: &mut World<ChainNode>, nodes: &[u32]) {
+        if !world.shared.store.retargets() || self.pending_mine.is_none() {
+            return;
+        }
+        let below = (nodes.iter().map(|&n| n as usize))
+            .any(|n| self.weights[n] > 0 && Self::works_at(world, n) < self.bound);
+        if below {
+            self.abandon_mine();
+            self.schedule_mine(world);
+        }
+    }
+
     /// Draws the next win at the current total hash power (none while it is zero).
     fn schedule_mine(&mut self, world: &mut World<ChainNode>) {
         let total = self.total();
         if total == 0 {
             return;
+        }
+        if world.shared.store.retargets() {
+            self.bound = self.lowest_work(world).unwrap_or(self.bound);
         }
         let mut mean = if total == self.total0 {
             self.interval_ns
@@ -318,10 +352,18 @@ impl ChainDriver {
     /// block(s), unless it is down; then the next win is drawn.
     fn win(&mut self, world: &mut World<ChainNode>) {
         let now = world.now();
+        if world.shared.store.retargets() {
+            // The thinning is exact only if no miner worked below the bound since the draw.
+            let lowest = self.lowest_work(world).unwrap_or(self.bound);
+            assert!(
+                lowest >= self.bound,
+                "a miner works at difficulty {lowest}, below the race's bound {}",
+                self.bound
+            );
+        }
         let m = NodeId(self.rng.pick_cumulative(&self.cumulative) as u32);
         let t = world.nodes[m.idx()].template();
         let d = world.shared.store.next_difficulty(template_parent(t));
-        debug_assert!(d >= self.bound, "a miner works below the race's bound");
         if d != self.bound && self.rng.below(d) >= self.bound {
             self.thinned_wins += 1;
         } else if world.net.is_up(m) {
@@ -329,13 +371,8 @@ impl ChainDriver {
             let mut tag = u64::from(b.0);
             for x in std::iter::once(b).chain(twin) {
                 self.observer.block_created(now, x);
-                let store = &world.shared.store;
-                world
-                    .kernel
-                    .record_outcome(m.0, store.parent(x).0, u64::from(x.0));
-                // A child of x could be mined at its next difficulty: the race's rate must
-                // cover it (the next draw, below, is at the new bound).
-                self.bound = self.bound.min(store.next_difficulty(x));
+                let parent = world.shared.store.parent(x);
+                world.kernel.record_outcome(m.0, parent.0, u64::from(x.0));
             }
             if let Some(t2) = twin {
                 tag |= (u64::from(t2.0) + 1) << 32;
@@ -421,6 +458,7 @@ impl ChainDriver {
         for &n in &self.attacks[i].nodes {
             world.nodes[n as usize].set_active(false);
         }
+        self.templates_changed(world, &self.attacks[i].nodes.clone());
         let a = &self.attacks[i];
         for &n in a.nodes.iter().chain(&a.victims) {
             world.reconnect_peers(NodeId(n));
@@ -526,6 +564,7 @@ impl Driver<ChainNode> for ChainDriver {
                     for &n in &self.attacks[i].nodes {
                         world.nodes[n as usize].set_active(true);
                     }
+                    self.templates_changed(world, &self.attacks[i].nodes.clone());
                 } else {
                     self.end_attack(world, i);
                 }
@@ -534,9 +573,12 @@ impl Driver<ChainNode> for ChainDriver {
         }
     }
 
-    fn on_note(&mut self, world: &World<ChainNode>, node: NodeId, note: ChainNote) {
+    fn on_note(&mut self, world: &mut World<ChainNode>, node: NodeId, note: ChainNote) {
         self.observer
             .note(world.now(), &world.shared.store, node, note);
+        // What a replica mines on changes only in its handlers, and every such change comes
+        // with a note (a new tip, a block stored): see `templates_changed`.
+        self.templates_changed(world, &[node.0]);
     }
 
     fn on_net_event(&mut self, world: &mut World<ChainNode>, ev: NetEvent) {
@@ -548,7 +590,10 @@ impl Driver<ChainNode> for ChainDriver {
                 self.observer.node_down(now, &world.shared.store, n);
                 self.check_hash_power(world);
             }
-            NetEvent::NodeUp(n) => self.observer.node_up(now, &world.shared.store, n),
+            NetEvent::NodeUp(n) => {
+                self.observer.node_up(now, &world.shared.store, n);
+                self.templates_changed(world, &[n.0]);
+            }
         }
     }
 }

@@ -817,7 +817,7 @@ fn history(cfg: &RunConfig, seed: u64) -> Vec<(SimTime, NodeId, ChainNote)> {
         fn on_control(&mut self, world: &mut World<ChainNode>, tag: u64) {
             self.0.on_control(world, tag)
         }
-        fn on_note(&mut self, world: &World<ChainNode>, node: NodeId, note: ChainNote) {
+        fn on_note(&mut self, world: &mut World<ChainNode>, node: NodeId, note: ChainNote) {
             self.1.push((world.now(), node, note));
             self.0.on_note(world, node, note)
         }

@@ -260,3 +260,29 @@ fn asert_mines_at_the_difficulty_it_sets_and_settles_at_the_hash_power() {
         m.final_difficulty
     );
 }
+
+/// Regression (scenario fuzz): an ASERT half-life far below the block interval swings the
+/// difficulty to its bounds. The race's bound used to be the lowest difficulty of any block
+/// ever made, so once the chain sat at the top bound almost every draw (2⁴⁰ to one) was thinned
+/// away and the run crawled to its event limit; the bound is the lowest any miner works at
+/// now, so the next block is simply years away and the run ends at its time limit, in few
+/// events.
+#[test]
+fn difficulty_at_its_bounds_costs_no_events() {
+    let mut cfg = base(10, 50);
+    cfg.retarget = Retarget::asert(SimDuration::from_secs(1));
+    cfg.max_events = 1_000_000;
+    cfg.max_time = SimDuration::from_secs(365 * 86_400);
+    cfg.sample_interval = SimDuration::from_secs(86_400);
+    let out = run_one(&cfg, 2).unwrap();
+    assert!(
+        out.events < 20_000,
+        "{} events, stopped {}",
+        out.events,
+        out.stop_reason
+    );
+    assert_ne!(out.stop_reason, des::StopReason::EventLimit);
+    let top =
+        (out.blocks.iter().map(|b| b.difficulty)).fold(out.metrics.final_difficulty, f64::max);
+    assert_eq!(top, (1u64 << 20) as f64, "the top bound: {top}");
+}
