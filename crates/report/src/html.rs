@@ -20,11 +20,12 @@ pub fn escape(s: &str) -> String {
 }
 
 /// Columns of the per-point table: (metric key, heading, digits).
-const COLUMNS: [(&str, &str, usize); 10] = [
+const COLUMNS: [(&str, &str, usize); 11] = [
     ("fork_rate", "fork rate", 4),
     ("predicted_fork_rate", "predicted fork rate", 4),
     ("stale_blocks", "stale blocks", 1),
     ("main_chain_length", "main chain", 1),
+    ("main_interval_mean_s", "block interval mean (s)", 1),
     ("convergence_time_mean_s", "convergence mean (s)", 2),
     ("convergence_time_p90_s", "convergence p90 (s)", 2),
     ("propagation_p50_s", "propagation p50 (s)", 2),
@@ -160,10 +161,15 @@ pub fn page(res: &Results, figures: &[(&Chart, String)]) -> String {
         ("upload_backlog_s", "upload backlog (s)", 0),
         ("in_flight_s", "in flight past the end (s)", 1),
     ];
+    // And the final difficulty, when any point retargets.
+    let retargets =
+        (plan.points.iter()).any(|p| p.config.retarget.rule != runner::RetargetRule::Fixed);
+    let difficulty = [("final_difficulty", "final difficulty (× genesis)", 3)];
     let columns: Vec<_> = (COLUMNS.iter())
         .chain(optional.iter().filter(|(key, _, _)| {
             (s.points.iter()).any(|p| p.metrics.get(*key).is_some_and(|m| m.mean > 0.0))
         }))
+        .chain(difficulty.iter().filter(|_| retargets))
         .collect();
     for (_, head, _) in &columns {
         let _ = write!(h, "<th>{}</th>", e(head));
