@@ -463,4 +463,10 @@ factor = 3.0
         let f = format!("difficulty.{ext}");
         assert!(before[&f] == after[&f], "{f} drawn differently");
     }
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("final difficulty") && html.contains("block interval mean"));
+    let (_tmp, fixed) = run_small();
+    let html = std::fs::read_to_string(fixed.join("report.html")).unwrap();
+    assert!(!html.contains("final difficulty") && html.contains("block interval mean"));
+    assert!(!fixed.join("figures/difficulty.png").exists());
 }
