@@ -336,7 +336,8 @@ impl ChainDriver {
                 }
             })
             .collect();
-        (self.observer).hash_power_changed(shares, total as f64 / self.total0 as f64);
+        let relative = total as f64 / self.total0 as f64;
+        self.observer.hash_power_changed(shares, relative);
         self.observer.disturbance(world.now(), "hash power changed");
         if self.pending_mine.is_some() {
             self.abandon_mine();
