@@ -21,7 +21,8 @@ Runs ending `unsettled` that nothing explains are listed and kept; those explain
 counted: replicas cut apart (crashes, a partition, bans), replicas behind for a fetch they gave
 up, an upload link still booked past the end (a sender asked for more than its bandwidth
 carries), replicas still fetching, messages still in flight, no hash power left for a tie-break
-block, or a network that went quiet too late for one. Cases run in a temporary folder; failed
+block, a tie-break block not due within the settle window (a difficulty climbed too far), or a
+network that went quiet too late for one. Cases run in a temporary folder; failed
 and unsettled ones are kept there.
 The seed of case i is i: rerun one with `python3 scripts/fuzz.py i 1`.
 """
@@ -234,6 +235,10 @@ def check(i: int, work: Path):
         reason = "unsettled, no hash power"
     elif reason == "unsettled" and a["network"].get("in_flight_s", 0) > 0:
         reason = "unsettled, in flight"
+    elif (reason == "unsettled" and m.get("final_tips", 0) > 1
+          and (m.get("next_block_wait_s") or 0)
+          > m["sim_time_s"] - max(m.get("busy_until_s") or 0, m.get("mining_stopped_s") or 0)):
+        reason = "unsettled, tie-break not due"
     elif (reason == "unsettled" and m.get("final_tips", 0) > 1
           and (m.get("busy_until_s") or 0) >= (m.get("mining_stopped_s") or 0)):
         reason = "unsettled, quiet too late"

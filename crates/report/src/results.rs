@@ -102,6 +102,10 @@ pub struct RunMetrics {
     /// node timers set, a partition or crash change to come).
     #[serde(default)]
     pub busy_until_s: Option<f64>,
+    /// The mean wait for the next block at the end (the difficulty then, the hash power of the
+    /// nodes up); none if they have no hash power.
+    #[serde(default)]
+    pub next_block_wait_s: Option<f64>,
 }
 
 /// One run's record: `runs/<id>.json`.
@@ -142,6 +146,7 @@ impl RunRecord {
                 mining_stopped_s: out.mining_stopped_s,
                 starved_by: out.starved_by.map(|s| s.to_string()),
                 busy_until_s: out.busy_until_s,
+                next_block_wait_s: out.next_block_wait_s,
             },
             network: out.net.clone(),
             propagation_curves: out.reach.clone(),

@@ -73,8 +73,36 @@ pub fn unfinished(r: &RunRecord) -> Option<String> {
             let explained = [&cut, &behind, &fetching, &queued, &starved]
                 .iter()
                 .any(|c| !c.is_empty());
+            // The tie-break block was not due in the time left: the difficulty had climbed
+            // (retargeting), or the hash power fallen, too far.
+            let quiet_since = (r.metrics.busy_until_s.into_iter())
+                .chain(r.metrics.mining_stopped_s)
+                .fold(0.0, f64::max);
+            let slow = match r.metrics.next_block_wait_s {
+                Some(wait)
+                    if m.final_tips > 1
+                        && !explained
+                        && wait > r.metrics.sim_time_s - quiet_since =>
+                {
+                    format!(
+                        "; at the end a block came only every {} on average (difficulty {:.3} \
+                         × genesis's, and the hash power of the nodes up), longer than the \
+                         {:.0} s the replicas stayed quiet and split: the tie-break block that \
+                         settles them was not due yet",
+                        match wait / 86_400.0 {
+                            d if d >= 2.0 => format!("{d:.0} days"),
+                            _ => des::SimDuration::from_secs_f64(wait).to_string(),
+                        },
+                        m.final_difficulty,
+                        r.metrics.sim_time_s - quiet_since
+                    )
+                }
+                _ => String::new(),
+            };
             let late = match (r.metrics.busy_until_s, r.metrics.mining_stopped_s) {
-                (Some(busy), Some(stop)) if busy >= stop && m.final_tips > 1 && !explained => {
+                (Some(busy), Some(stop))
+                    if busy >= stop && m.final_tips > 1 && !explained && slow.is_empty() =>
+                {
                     format!(
                         "; the network was busy until {busy:.0} s, {:.0} s before the end \
                          (messages on their way or requests awaiting their timeout): too \
@@ -91,7 +119,8 @@ pub fn unfinished(r: &RunRecord) -> Option<String> {
                 .filter(|(_, &n)| n > 0)
                 .map(|(rule, n)| format!("{rule} {n}"))
                 .collect();
-            let lost = match dropped.is_empty() || explained || !late.is_empty() {
+            let lost = match dropped.is_empty() || explained || !late.is_empty() || !slow.is_empty()
+            {
                 true => String::new(),
                 false => format!(
                     "; the network lost {} of {} messages ({}): a replica that lost every \
@@ -109,7 +138,7 @@ pub fn unfinished(r: &RunRecord) -> Option<String> {
             };
             format!(
                 "the honest replicas {state} when stop.settle ran out after mining \
-                 stopped{cut}{behind}{fetching}{queued}{starved}{late}{lost}"
+                 stopped{cut}{behind}{fetching}{queued}{starved}{slow}{late}{lost}"
             )
         }
         Ok(StopReason::NoHashPower) => format!(
@@ -161,12 +190,34 @@ mod tests {
                 mining_stopped_s: Some(600.0),
                 starved_by: None,
                 busy_until_s: Some(590.0),
+                next_block_wait_s: None,
             },
             network: Default::default(),
             propagation_curves: vec![],
         };
         r.metrics.chain.final_tips = tips;
         r
+    }
+
+    /// Split replicas whose tie-break block was due only after the settle window (a difficulty
+    /// at its top bound, say) are told so, not that the network went quiet too late; a block
+    /// due within the window explains nothing.
+    #[test]
+    fn a_tie_break_not_yet_due_is_named() {
+        let mut r = unsettled(2);
+        r.metrics.busy_until_s = Some(700.0);
+        r.metrics.next_block_wait_s = Some(10_000.0);
+        r.metrics.chain.final_difficulty = 1024.0;
+        says(&r, "a block came only every 2h46m40s", "too little time");
+        assert!(unfinished(&r).unwrap().contains("difficulty 1024.000"));
+        r.metrics.next_block_wait_s = Some(1e9);
+        says(&r, "a block came only every 11574 days", "too little time");
+        r.metrics.next_block_wait_s = Some(60.0);
+        let w = unfinished(&r).unwrap();
+        assert!(!w.contains("a block came only"), "{w}");
+        r.metrics.next_block_wait_s = Some(10_000.0);
+        r.metrics.chain.final_honest_groups = 2;
+        says(&r, "cut into 2 groups", "a block came only");
     }
 
     /// Asserts that run `r`'s warning says `yes` and not `no`.

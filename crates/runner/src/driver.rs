@@ -248,6 +248,19 @@ impl ChainDriver {
             .min()
     }
 
+    /// The mean wait, in seconds, for the next block from now: miners that are up, each at
+    /// its hash power and the difficulty it works at (`None` if they have none).
+    pub fn next_block_wait_s(&self, world: &World<ChainNode>) -> Option<f64> {
+        let rate: f64 = (0..self.weights.len())
+            .filter(|&i| self.weights[i] > 0 && world.net.is_up(NodeId(i as u32)))
+            .map(|i| {
+                let d = Self::works_at(world, i) as f64 / GENESIS_DIFFICULTY as f64;
+                self.weights[i] as f64 / self.total0 as f64 / d
+            })
+            .sum();
+        (rate > 0.0).then(|| self.interval_ns / rate / 1e9)
+    }
+
     /// Nodes' templates may have changed: if one with hash power now works below the pending
     /// draw's bound, the race is drawn again (at the new, lower bound).
     fn templates_changed(&mut self, world: &mut World<ChainNode>, nodes: &[u32]) {

@@ -112,6 +112,9 @@ pub struct RunOutput {
     /// The last metrics sample at which the network was still busy (messages on their way,
     /// node timers set, a partition or crash change to come).
     pub busy_until_s: Option<f64>,
+    /// The mean wait for the next block at the end, at the hash power of the nodes up and the
+    /// difficulty each works at (`None`: none of them has hash power).
+    pub next_block_wait_s: Option<f64>,
 }
 
 /// Per-node hash weights (integers, so the miner draw is exact) from the "hashpower" stream.
@@ -448,5 +451,6 @@ fn run_inner(
         thinned_wins: driver.thinned_wins,
         tie_break_blocks: driver.tie_break_blocks,
         busy_until_s: driver.busy_at.map(|t| t.as_secs_f64()),
+        next_block_wait_s: driver.next_block_wait_s(&world),
     })
 }
