@@ -526,6 +526,7 @@ mod tests {
             "attacks",
             "main_interval_s",
             "final_difficulty",
+            "next_block_wait_s",
         ] {
             assert!(m.remove(newer).is_some(), "{newer}");
         }
