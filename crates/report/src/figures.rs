@@ -228,17 +228,30 @@ fn binned_mean(
         .collect()
 }
 
+/// The simulated time the last of these runs ended at (its last sample; at least 1 s).
+fn end_s(runs: &[&RunData]) -> f64 {
+    (runs.iter())
+        .flat_map(|r| r.samples.last())
+        .map(|s| s.t_s)
+        .fold(1.0, f64::max)
+}
+
+/// The legend entry of the first of `n` replicate lines.
+fn replicates_label(n: usize) -> String {
+    if n > 1 {
+        format!("each of {n} replicates")
+    } else {
+        "one replicate".into()
+    }
+}
+
 fn time_series(res: &Results, p: usize, suffix: &str, m: Metric) -> Chart {
     let runs: Vec<&RunData> = res.point_runs(p).collect();
     let value = |s: &metrics::Sample| match m {
         Metric::Consistency => s.consistency,
         Metric::PrefixDepth => f64::from(s.prefix_depth),
     };
-    let t_max = runs
-        .iter()
-        .flat_map(|r| r.samples.last())
-        .map(|s| s.t_s)
-        .fold(1.0, f64::max);
+    let t_max = end_s(&runs);
     let u = time_unit(t_max);
     let scale = |pts: Vec<(f64, f64)>| -> Vec<(f64, f64)> {
         let pts: Vec<(f64, f64)> = pts.into_iter().map(|(t, y)| (t / u.div, y)).collect();
@@ -300,13 +313,7 @@ fn time_series(res: &Results, p: usize, suffix: &str, m: Metric) -> Chart {
     let many = runs.len() > 1;
     for (i, r) in runs.iter().enumerate() {
         let pts = r.samples.iter().map(|s| (s.t_s, value(s))).collect();
-        let label = (i == 0).then(|| {
-            if many {
-                format!("each of {} replicates", runs.len())
-            } else {
-                "one replicate".into()
-            }
-        });
+        let label = (i == 0).then(|| replicates_label(runs.len()));
         let s = Series::line(label, scale(pts), color(i)).named(r.record.id.clone());
         c.series
             .push(if many { s.width(1).opacity(0.45) } else { s });
@@ -331,16 +338,7 @@ fn time_series(res: &Results, p: usize, suffix: &str, m: Metric) -> Chart {
 /// scheduled hash power changes marked: what retargeting made of them.
 fn difficulty(res: &Results, p: usize, suffix: &str) -> Chart {
     let runs: Vec<&RunData> = res.point_runs(p).collect();
-    let main = |r: &RunData| -> Vec<(f64, f64)> {
-        let mut b: Vec<_> = r.blocks.iter().filter(|b| b.main).collect();
-        b.sort_by_key(|b| b.height);
-        b.iter().map(|b| (b.created_s, b.difficulty)).collect()
-    };
-    let t_max = runs
-        .iter()
-        .flat_map(|r| r.samples.last())
-        .map(|s| s.t_s)
-        .fold(1.0, f64::max);
+    let t_max = end_s(&runs);
     let u = time_unit(t_max);
     let cfg = &res.plan.points[p].config;
     let mut c = Chart::new(
@@ -374,18 +372,12 @@ fn difficulty(res: &Results, p: usize, suffix: &str) -> Chart {
         // Steps: each block's difficulty holds from the previous block's time to its own.
         let mut pts = vec![];
         let mut t0 = 0.0;
-        for (t, d) in main(r) {
-            pts.push((t0 / u.div, d));
-            pts.push((t / u.div, d));
-            t0 = t;
+        for b in runner::validate::main_chain(&r.blocks).unwrap_or_default() {
+            pts.push((t0 / u.div, b.difficulty));
+            pts.push((b.created_s / u.div, b.difficulty));
+            t0 = b.created_s;
         }
-        let label = (i == 0).then(|| {
-            if many {
-                format!("each of {} replicates", runs.len())
-            } else {
-                "one replicate".into()
-            }
-        });
+        let label = (i == 0).then(|| replicates_label(runs.len()));
         let s =
             Series::line(label, decimate(&pts, MAX_POINTS), color(i)).named(r.record.id.clone());
         c.series.push(if many { s.width(1) } else { s });

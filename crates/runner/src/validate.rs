@@ -85,7 +85,7 @@ const ASERT_HALF_LIVES: u64 = 20;
 const ASERT_BLOCKS: u64 = 8000;
 
 /// A run's final main chain, genesis excluded, in height order (`None` if it has a gap).
-fn main_chain(blocks: &[metrics::BlockRecord]) -> Option<Vec<&metrics::BlockRecord>> {
+pub fn main_chain(blocks: &[metrics::BlockRecord]) -> Option<Vec<&metrics::BlockRecord>> {
     let mut main: Vec<_> = blocks.iter().filter(|b| b.main).collect();
     main.sort_by_key(|b| b.height);
     (main.iter().enumerate())

@@ -227,8 +227,7 @@ fn asert_mines_at_the_difficulty_it_sets_and_settles_at_the_hash_power() {
         "{sum:.0} block intervals' worth of time for {k} blocks (± {:.0})",
         5.0 * k.sqrt()
     );
-    let mut main: Vec<_> = out.blocks.iter().filter(|b| b.main).collect();
-    main.sort_by_key(|b| b.height);
+    let main = runner::validate::main_chain(&out.blocks).expect("a gap");
     let late = &main[main.len() / 2..];
     let y: Vec<f64> = late.iter().map(|b| (b.difficulty / 2.0).log2()).collect();
     let n = y.len() as f64;
