@@ -141,9 +141,9 @@ pub fn epochs(blocks: &[metrics::BlockRecord], every: usize) -> Option<Vec<(f64,
         .collect()
 }
 
-/// Negligible delay (1 ms against 600 s blocks), complete graph, push relay: the setting the
-/// closed forms assume.
-fn base(nodes: u32, blocks: u64) -> RunConfig {
+/// Negligible delay (1 ms against 600 s blocks), complete graph, push relay, equal hash power:
+/// the setting the closed forms assume (tests start from it too).
+pub fn base(nodes: u32, blocks: u64) -> RunConfig {
     let mut c = RunConfig::quickstart();
     c.nodes = nodes;
     c.topology = TopologyKind::Complete;

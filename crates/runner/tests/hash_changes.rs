@@ -3,30 +3,20 @@
 //! pauses and resumes with it, and a win drawn before a change or a stop is never used after.
 //! Tolerances are Poisson standard deviations of the block counts.
 
-use chain::{ChainParams, Relay};
 use des::{SimDuration, SimTime};
 use net::{Latency, TopologyKind};
-use runner::{run_one, HashChangeCfg, HashPower, RunConfig};
+use runner::{run_one, HashChangeCfg, RunConfig};
 
 const T: u64 = 600;
 
+/// The validation suite's setting with 50 ms delays, sampled every block interval, stopped by
+/// time (each test sets `stop_time`).
 fn base(nodes: u32) -> RunConfig {
-    RunConfig {
-        nodes,
-        topology: TopologyKind::Complete,
-        latency: Latency::constant(SimDuration::from_millis(50)),
-        upload_bps: None,
-        download_bps: None,
-        hash_power: HashPower::equal(nodes),
-        stop_blocks: None,
-        block_interval: SimDuration::from_secs(T),
-        sample_interval: SimDuration::from_secs(T),
-        chain: ChainParams {
-            relay: Relay::Push,
-            ..ChainParams::default()
-        },
-        ..RunConfig::quickstart()
-    }
+    let mut c = runner::validate::base(nodes, 0);
+    c.latency = Latency::constant(SimDuration::from_millis(50));
+    c.stop_blocks = None;
+    c.sample_interval = SimDuration::from_secs(T);
+    c
 }
 
 fn at(intervals: u64) -> SimDuration {

@@ -3,30 +3,19 @@
 //! choice weighs work, not height. Tolerances are standard deviations of Gamma-distributed
 //! epoch spans, from the number of blocks.
 
-use chain::{ChainMsg, ChainParams, ForkChoice, MsgKind, Relay, Retarget, GENESIS_DIFFICULTY};
+use chain::{ChainMsg, ForkChoice, MsgKind, Retarget, GENESIS_DIFFICULTY};
 use des::{NodeId, SimDuration, SimTime};
 use net::{Latency, TopologyKind};
-use runner::{run_one, HashChangeCfg, HashPower, RunConfig};
+use runner::{run_one, HashChangeCfg, RunConfig};
 
 const T: u64 = 600;
 
+/// The validation suite's setting (1 ms delays against 600 s blocks), sampled every block
+/// interval.
 fn base(nodes: u32, blocks: u64) -> RunConfig {
-    RunConfig {
-        nodes,
-        topology: TopologyKind::Complete,
-        latency: Latency::constant(SimDuration::from_millis(1)),
-        upload_bps: None,
-        download_bps: None,
-        hash_power: HashPower::equal(nodes),
-        stop_blocks: Some(blocks),
-        block_interval: SimDuration::from_secs(T),
-        sample_interval: SimDuration::from_secs(T),
-        chain: ChainParams {
-            relay: Relay::Push,
-            ..ChainParams::default()
-        },
-        ..RunConfig::quickstart()
-    }
+    let mut c = runner::validate::base(nodes, blocks);
+    c.sample_interval = SimDuration::from_secs(T);
+    c
 }
 
 fn change(at_s: u64, nodes: u32, factor: f64) -> HashChangeCfg {
