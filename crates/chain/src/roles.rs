@@ -37,6 +37,59 @@ pub struct AttackStats {
     pub max_depth: u32,
 }
 
+/// What SM1 does when the public chain moves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Sm1 {
+    /// The public chain is heavier: give up the private one and mine on the public tip.
+    Adopt,
+    /// As heavy (the lead was one block): publish everything and race.
+    Race,
+    /// Heavier by at most one honest block (the lead was two): publish everything and win.
+    Override,
+    /// Further ahead: publish the withheld blocks up to the public chain's work, keeping the
+    /// honest miners on a chain that will lose.
+    Match,
+}
+
+/// Eyal & Sirer's SM1 rule, on work: the private chain's work `private` against the public
+/// tip's `public`, where one honest block on the public tip adds `step`. At a fixed difficulty
+/// each block adds `step`, and this is the published rule on the lead in blocks; with
+/// retargeting, honest replicas weigh work, so the pool does too.
+fn sm1(private: u128, public: u128, step: u128) -> Sm1 {
+    match private.checked_sub(public) {
+        None => Sm1::Adopt,
+        Some(0) => Sm1::Race,
+        Some(lead) if lead <= step => Sm1::Override,
+        Some(_) => Sm1::Match,
+    }
+}
+
+/// Where a double-spender's private chain stands against the public one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Standing {
+    /// Heavier: released once the merchant has its confirmations.
+    Heavier,
+    /// Not heavier, and behind by less than `give_up` honest blocks.
+    Behind,
+    /// Behind by `give_up` honest blocks or more: given up.
+    Lost,
+}
+
+/// The private chain's work `private` against the public tip's `public`, where one honest
+/// block on the public tip adds `step`. At a fixed difficulty this is Rosenfeld's race on
+/// blocks (longer; `give_up` blocks behind); with retargeting both sides are weighed in work,
+/// so a private chain that is longer but lighter is neither released (honest replicas would
+/// not take it) nor kept past `give_up` honest blocks' worth of work behind.
+fn race_standing(private: u128, public: u128, step: u128, give_up: u32) -> Standing {
+    if private > public {
+        Standing::Heavier
+    } else if public - private >= step * u128::from(give_up) {
+        Standing::Lost
+    } else {
+        Standing::Behind
+    }
+}
+
 /// Eyal & Sirer's SM1 selfish mining.
 #[derive(Clone, Debug, Default)]
 pub struct Selfish {
@@ -51,8 +104,9 @@ pub struct Selfish {
 
 /// A private-chain double spend, with a pre-mined block (Rosenfeld's model): once the attacker
 /// has a private block, it pays the merchant (the race starts); honest miners confirm the
-/// payment; the attacker releases its chain when it is longer than the public one and the
-/// merchant has seen `confirmations` blocks, or gives up `give_up` blocks behind.
+/// payment; the attacker releases its chain when it is heavier than the public one (longer, at
+/// a fixed difficulty) and the merchant has seen `confirmations` blocks, or gives up `give_up`
+/// blocks behind.
 #[derive(Clone, Debug)]
 pub struct DoubleSpend {
     pub confirmations: u32,
@@ -136,7 +190,7 @@ impl Role {
                 .get(store.get(b).miner.idx())
                 .copied()
                 .unwrap_or(false);
-            if mine && f.private.is_none_or(|p| store.height(b) > store.height(p)) {
+            if mine && f.private.is_none_or(|p| store.work(b) > store.work(p)) {
                 f.private = Some(b);
             }
         }
@@ -244,39 +298,37 @@ impl ChainNode {
     /// The public tip moved because of someone else's block.
     pub(crate) fn public_tip_changed(&mut self, ctx: &mut Ctx<'_, Self>) {
         let store = &ctx.shared.store;
-        let hp = store.height(self.tip);
         match &mut self.role {
             Role::Selfish(s) => {
                 let Some(private) = s.private else { return };
-                let lead = i64::from(store.height(private)) - i64::from(hp);
-                let out: Vec<BlockId> = if lead < 0 {
-                    // The public chain is longer: adopt it.
-                    s.stats.abandoned += s.withheld.len() as u64;
-                    s.withheld.clear();
-                    s.private = None;
-                    s.racing = false;
-                    vec![]
-                } else if lead == 0 {
-                    // Lead was 1: publish it and race.
-                    s.racing = !s.withheld.is_empty();
-                    if s.racing {
-                        s.stats.attempts += 1;
+                let (wp, wh) = (store.work(private), store.work(self.tip));
+                let step = u128::from(store.next_difficulty(self.tip));
+                let out: Vec<BlockId> = match sm1(wp, wh, step) {
+                    Sm1::Adopt => {
+                        s.stats.abandoned += s.withheld.len() as u64;
+                        s.withheld.clear();
+                        s.private = None;
+                        s.racing = false;
+                        vec![]
                     }
-                    std::mem::take(&mut s.withheld)
-                } else if lead == 1 {
-                    // Lead was 2: publish everything and win.
-                    s.racing = false;
-                    std::mem::take(&mut s.withheld)
-                } else {
-                    // Comfortably ahead: publish up to the public height (keeps honest miners
-                    // working on a chain that will lose).
-                    s.racing = false;
-                    let k = s
-                        .withheld
-                        .iter()
-                        .take_while(|&&b| store.height(b) <= hp)
-                        .count();
-                    s.withheld.drain(..k).collect()
+                    Sm1::Race => {
+                        s.racing = !s.withheld.is_empty();
+                        if s.racing {
+                            s.stats.attempts += 1;
+                        }
+                        std::mem::take(&mut s.withheld)
+                    }
+                    Sm1::Override => {
+                        s.racing = false;
+                        std::mem::take(&mut s.withheld)
+                    }
+                    Sm1::Match => {
+                        s.racing = false;
+                        let k = (s.withheld.iter())
+                            .take_while(|&&b| store.work(b) <= wh)
+                            .count();
+                        s.withheld.drain(..k).collect()
+                    }
                 };
                 s.stats.published += out.len() as u64;
                 self.publish(ctx, &out);
@@ -295,7 +347,11 @@ impl ChainNode {
         let Some((fork, start)) = d.race else { return };
         let public = hp.saturating_sub(store.height(fork));
         let private = d.withheld.len() as u32;
-        if public >= d.confirmations && private > public {
+        let private_tip = d.withheld.last().copied().unwrap_or(fork);
+        let (wp, wh) = (store.work(private_tip), store.work(self.tip));
+        let step = u128::from(store.next_difficulty(self.tip));
+        let standing = race_standing(wp, wh, step, d.give_up);
+        if public >= d.confirmations && standing == Standing::Heavier {
             d.stats.successes += 1;
             d.stats
                 .success_times_s
@@ -305,7 +361,7 @@ impl ChainNode {
             d.race = None;
             let out = std::mem::take(&mut d.withheld);
             self.publish(ctx, &out);
-        } else if public >= private + d.give_up {
+        } else if standing == Standing::Lost {
             d.stats.failures += 1;
             d.stats.abandoned += u64::from(private);
             d.withheld.clear();
@@ -317,6 +373,74 @@ impl ChainNode {
 #[cfg(test)]
 mod tests {
     /// Node state is touched on every message: keep an honest replica small.
+    use super::{Sm1, Standing, race_standing, sm1};
+
+    /// At a fixed difficulty the race is Rosenfeld's on blocks: released when longer, given up
+    /// `give_up` blocks behind.
+    #[test]
+    fn race_on_work_is_the_race_on_blocks_at_a_fixed_difficulty() {
+        for d in [1u128, 7, 1 << 20] {
+            for give_up in 0u32..5 {
+                for public in 0u128..8 {
+                    for private in 0u128..8 {
+                        let want = if private > public {
+                            Standing::Heavier
+                        } else if public >= private + u128::from(give_up) {
+                            Standing::Lost
+                        } else {
+                            Standing::Behind
+                        };
+                        let got = race_standing(private * d, public * d, d, give_up);
+                        assert_eq!(got, want, "{private} vs {public}, give up {give_up}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// A longer but lighter private chain is not released, and is given up once the public
+    /// chain is `give_up` honest blocks' worth of work ahead, however many blocks it has.
+    #[test]
+    fn race_follows_work_where_blocks_and_work_disagree() {
+        // Six private blocks at 100 against four public at 200: behind by one honest block.
+        assert_eq!(race_standing(600, 800, 200, 3), Standing::Behind);
+        // Ten at 100 against eight at 200: three honest blocks behind, given up.
+        assert_eq!(race_standing(1000, 1600, 200, 3), Standing::Lost);
+        // Two at 400 against three at 200: heavier, though shorter.
+        assert_eq!(race_standing(800, 600, 200, 3), Standing::Heavier);
+    }
+
+    /// At a fixed difficulty the rule is SM1's on the lead in blocks after the honest block:
+    /// behind → adopt, level → race, one ahead → override, more → match.
+    #[test]
+    fn sm1_on_work_is_sm1_on_blocks_at_a_fixed_difficulty() {
+        for d in [1u128, 7, 1 << 20] {
+            for hp in 0u128..6 {
+                for hs in 0u128..9 {
+                    let want = match hs as i64 - hp as i64 {
+                        ..0 => Sm1::Adopt,
+                        0 => Sm1::Race,
+                        1 => Sm1::Override,
+                        _ => Sm1::Match,
+                    };
+                    assert_eq!(sm1(hs * d, hp * d, d), want, "{hs} vs {hp} at {d}");
+                }
+            }
+        }
+    }
+
+    /// Across a retarget the lead in blocks misleads: more blocks at a lower difficulty can be
+    /// the lighter chain (adopt), and fewer blocks at a higher one the heavier.
+    #[test]
+    fn sm1_follows_work_where_blocks_and_work_disagree() {
+        // Three private blocks at 100 against two public ones at 200: lighter.
+        assert_eq!(sm1(300, 400, 200), Sm1::Adopt);
+        // Two private blocks at 400 against three public at 200: a lead of 200, one block.
+        assert_eq!(sm1(800, 600, 200), Sm1::Override);
+        // ... but more than a cheap honest block can catch up with: match.
+        assert_eq!(sm1(800, 600, 100), Sm1::Match);
+    }
+
     #[test]
     fn an_honest_replica_stays_small() {
         let size = std::mem::size_of::<crate::ChainNode>();

@@ -396,3 +396,35 @@ fn attacks_are_reproducible_from_the_seed() {
     assert_eq!(a.metrics.classes.len(), 5);
     assert_eq!(a.metrics.attacks.len(), 4);
 }
+
+/// Regression (leads counted in blocks under retargeting): a double-spender mining alone
+/// retargets its private branch by its own, slower timestamps, so its chain can be longer yet
+/// lighter. Counting blocks, it "released" such chains, which honest replicas (weighing work)
+/// ignored: a quarter of what it published reached the main chain. Weighing work, it releases
+/// only a heavier chain, which every honest replica takes — a release loses only to an honest
+/// block already on its way (50 ms against 60 s blocks), so nearly every published block is
+/// on the final main chain.
+#[test]
+fn a_double_spender_under_retargeting_releases_only_heavier_chains() {
+    let mut cfg = net(1500);
+    cfg.retarget = chain::Retarget::epoch(3, 4.0);
+    let mut b = attack(StrategyKind::DoubleSpend, vec![0]);
+    b.hash_share = Some(0.35);
+    b.confirmations = 2;
+    b.give_up = 10;
+    cfg.byzantine = vec![b];
+    for seed in 1..=3 {
+        let out = run(&cfg, seed);
+        let a = &out.metrics.attacks[0];
+        let main = runner::validate::main_chain(&out.blocks).expect("a main chain");
+        let on_main = main.iter().filter(|b| b.miner == 0).count() as u64;
+        assert!(a.successes >= 5 && a.failures >= 1, "seed {seed}: {a:?}");
+        assert!(
+            on_main as f64 >= 0.95 * a.published as f64,
+            "seed {seed}: {on_main} of its {} published blocks on the main chain",
+            a.published
+        );
+        // Nothing else of the attacker's reaches the main chain: all it mines is withheld.
+        assert!(on_main <= a.published, "seed {seed}");
+    }
+}
