@@ -533,6 +533,18 @@ fn textbook(cfg: &runner::RunConfig) -> bool {
         && cfg.chain.relay == chain::Relay::Push
 }
 
+/// The distinct values of a swept key, in the order the sweep lists them (the points' order),
+/// so the axis reads as the scenario file does (`fixed`, `epoch`, `asert`, not alphabetically).
+fn categories(values: impl Iterator<Item = String>) -> Vec<String> {
+    let mut cats: Vec<String> = vec![];
+    for v in values {
+        if !cats.contains(&v) {
+            cats.push(v);
+        }
+    }
+    cats
+}
+
 fn fork_rate(res: &Results) -> Chart {
     let points = &res.plan.points;
     let keys: Vec<&String> = points[0].params.keys().collect();
@@ -558,12 +570,7 @@ fn fork_rate(res: &Results) -> Chart {
     let xs: Vec<f64> = match &nums {
         Some(v) => v.iter().map(|x| x.0).collect(),
         None => {
-            let mut cats: Vec<String> = points
-                .iter()
-                .map(|p| p.params[&x_key].to_string())
-                .collect();
-            cats.sort();
-            cats.dedup();
+            let cats = categories(points.iter().map(|p| p.params[&x_key].to_string()));
             c.x_ticks = cats
                 .iter()
                 .enumerate()
@@ -723,6 +730,13 @@ mod tests {
         assert_eq!(c.first(), Some(&(0.0, 0.0)));
         assert_eq!(c.last(), Some(&(3.0, 1.0)));
         assert!(c.windows(2).all(|w| w[0].0 <= w[1].0 && w[0].1 <= w[1].1));
+    }
+
+    #[test]
+    fn categories_keep_the_sweeps_order() {
+        let swept = ["fixed", "epoch", "asert", "fixed", "epoch", "asert"];
+        let cats = categories(swept.iter().map(|s| s.to_string()));
+        assert_eq!(cats, ["fixed", "epoch", "asert"]);
     }
 
     #[test]

@@ -487,6 +487,28 @@ fn apply_sets(
     Ok((base, sets))
 }
 
+/// The swept key that picks the difficulty rule.
+const RETARGET: &str = "consensus.difficulty.retarget";
+
+/// With the difficulty rule swept, the file's `[consensus.difficulty]` may hold the keys of
+/// every swept rule: a point drops those of the swept rules other than its `rule`, before its
+/// swept values are set (so a swept key of another rule is still an error, as is a key of a
+/// rule no point uses).
+fn drop_other_rules_keys(doc: &mut toml::Table, rule: &toml::Value, swept: &[toml::Value]) {
+    let Some(toml::Value::Table(c)) = doc.get_mut("consensus") else {
+        return;
+    };
+    let Some(toml::Value::Table(d)) = c.get_mut("difficulty") else {
+        return;
+    };
+    for (key, owner) in validate::DIFFICULTY_KEYS {
+        let name = toml::Value::String(owner.name().to_string());
+        if *rule != name && swept.contains(&name) {
+            d.remove(key);
+        }
+    }
+}
+
 /// Parses, validates and expands a scenario. `file` is only used in messages.
 pub fn parse(file: &str, text: &str) -> Result<Plan, ScenarioErrors> {
     let errs = |v: Vec<ScenarioError>| ScenarioErrors(v);
@@ -538,9 +560,13 @@ pub fn parse(file: &str, text: &str) -> Result<Plan, ScenarioErrors> {
     }
     let mut points = vec![];
     let mut problems = vec![];
+    let swept_rules = base.sweep.get(RETARGET).cloned().unwrap_or_default();
     for (index, params) in grid.into_iter().enumerate() {
         let mut d = doc.clone();
         d.remove("sweep");
+        if let Some(rule) = params.get(RETARGET) {
+            drop_other_rules_keys(&mut d, rule, &swept_rules);
+        }
         for (k, v) in &params {
             if let Err(m) = set_dotted(&mut d, k, v.clone()) {
                 problems.push(issue_error(

@@ -876,6 +876,13 @@ pub fn validate(f: &ScenarioFile) -> Result<RunConfig, Vec<Issue>> {
 /// The largest `consensus.difficulty.clamp`.
 pub const MAX_CLAMP: f64 = 1000.0;
 
+/// The keys of `[consensus.difficulty]` that belong to one retarget rule each, with it.
+pub(crate) const DIFFICULTY_KEYS: [(&str, RetargetRule); 3] = [
+    ("every", RetargetRule::Epoch),
+    ("clamp", RetargetRule::Epoch),
+    ("half_life", RetargetRule::Asert),
+];
+
 /// `[consensus.difficulty]`: each key belongs to one rule; Bitcoin's (epoch) and Bitcoin
 /// Cash's (asert) values where a key is missing.
 fn difficulty(v: &mut V, d: Option<&DifficultyToml>) -> Retarget {
@@ -887,12 +894,8 @@ fn difficulty(v: &mut V, d: Option<&DifficultyToml>) -> Retarget {
         d.retarget.as_deref(),
         RetargetRule::Fixed,
     );
-    let keys = [
-        ("every", d.every.is_some(), RetargetRule::Epoch),
-        ("clamp", d.clamp.is_some(), RetargetRule::Epoch),
-        ("half_life", d.half_life.is_some(), RetargetRule::Asert),
-    ];
-    for (key, given, owner) in keys {
+    let given = [d.every.is_some(), d.clamp.is_some(), d.half_life.is_some()];
+    for ((key, owner), given) in DIFFICULTY_KEYS.into_iter().zip(given) {
         if given && rule != owner {
             v.err(
                 format!("consensus.difficulty.{key}"),

@@ -85,6 +85,48 @@ fn difficulty_rules_are_parsed() {
     assert_eq!(cfg(&fixed).retarget, chain::Retarget::FIXED);
 }
 
+/// A sweep over the rule itself may give each swept rule its keys in one table: each point
+/// keeps its own rule's. A key of a rule no point uses, or a swept key of another rule, is
+/// still refused.
+#[test]
+fn a_swept_difficulty_rule_takes_each_rules_keys() {
+    let table =
+        "[consensus.difficulty]\nevery = 144\nclamp = 2.5\nhalf_life = \"1h\"\n\n[consensus]";
+    let text = format!(
+        "{}\n[sweep]\n\"consensus.difficulty.retarget\" = [\"fixed\", \"epoch\", \"asert\"]\n",
+        with("[consensus]", table)
+    );
+    let plan = parse("t.toml", &text).unwrap();
+    let rules: Vec<chain::Retarget> = plan.points.iter().map(|p| p.config.retarget).collect();
+    let hour = des::SimDuration::from_secs(3600);
+    assert_eq!(
+        rules,
+        [
+            chain::Retarget::FIXED,
+            chain::Retarget::epoch(144, 2.5),
+            chain::Retarget::asert(hour)
+        ]
+    );
+    // `fixed` and `epoch` only: half_life belongs to neither.
+    let two = text.replace(", \"asert\"]", "]");
+    let e = err(&two);
+    assert_eq!(
+        e.0[0].key.as_deref(),
+        Some("consensus.difficulty.half_life"),
+        "{e}"
+    );
+    assert!(e.to_string().contains("only applies with"), "{e}");
+    // A swept `every` is set at the asert point too, and refused there.
+    let swept = text.replace("every = 144\n", "") + "\"consensus.difficulty.every\" = [72]\n";
+    let e = err(&swept);
+    assert_eq!(
+        e.0[0].key.as_deref(),
+        Some("consensus.difficulty.every"),
+        "{e}"
+    );
+    assert!(e.to_string().contains("retarget=\"asert\""), "{e}");
+}
+
 #[test]
 fn malformed_toml_names_the_line() {
     let text = with("nodes = 100", "nodes = = 100");
