@@ -351,19 +351,24 @@ fn print_plan(plan: &Plan) {
                 .map_or("from consensus.hash_power".to_string(), |h| h.to_string()),
         );
     }
-    match c.retarget.rule {
-        runner::RetargetRule::Fixed => {}
-        runner::RetargetRule::Epoch => outln!(
-            "  difficulty: retargets every {} blocks to one per {} (at most {}× up or down)",
-            c.retarget.every,
-            c.block_interval,
-            c.retarget.clamp
-        ),
-        runner::RetargetRule::Asert => outln!(
-            "  difficulty: ASERT toward one block per {}, halved for every {} behind schedule",
-            c.block_interval,
-            c.retarget.half_life
-        ),
+    // One line if every point has the same rule (none for a fixed difficulty), else one per point.
+    let first = difficulty_line(c);
+    if plan
+        .points
+        .iter()
+        .all(|p| difficulty_line(&p.config) == first)
+    {
+        if c.retarget.rule != runner::RetargetRule::Fixed {
+            outln!("  difficulty: {first}");
+        }
+    } else {
+        for p in &plan.points {
+            outln!(
+                "  difficulty (p{:03}): {}",
+                p.index,
+                difficulty_line(&p.config)
+            );
+        }
     }
     for (i, h) in plan.points[0].config.hash_changes.iter().enumerate() {
         outln!(
@@ -391,6 +396,21 @@ fn print_plan(plan: &Plan) {
             r.seed,
             scenario::fmt_params(&p.params)
         );
+    }
+}
+
+/// What `check` says of a point's difficulty rule.
+fn difficulty_line(c: &runner::RunConfig) -> String {
+    match c.retarget.rule {
+        runner::RetargetRule::Fixed => "fixed".to_string(),
+        runner::RetargetRule::Epoch => format!(
+            "retargets every {} blocks to one per {} (at most {}× up or down)",
+            c.retarget.every, c.block_interval, c.retarget.clamp
+        ),
+        runner::RetargetRule::Asert => format!(
+            "ASERT toward one block per {}, halved for every {} behind schedule",
+            c.block_interval, c.retarget.half_life
+        ),
     }
 }
 

@@ -446,6 +446,20 @@ fn check_prints_the_plan() {
         let s = String::from_utf8_lossy(&out.stdout);
         assert!(s.contains(line), "{file}: {s}");
     }
+    // A swept rule: one line per point.
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../scenarios/retarget-rules.toml"
+    );
+    let out = chainsim().args(["check", path]).output().unwrap();
+    let s = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "difficulty (p000): fixed",
+        "difficulty (p001): retargets every 144 blocks to one per 1m (at most 4× up or down)",
+        "difficulty (p002): ASERT toward one block per 1m, halved for every 4h48m behind schedule",
+    ] {
+        assert!(s.contains(line), "{line}: {s}");
+    }
 }
 
 /// A request timeout shorter than one block's transfer (1 MB at 20 Mbit/s: 0.4 s) is valid
