@@ -4,9 +4,9 @@
     python3 scripts/fuzz.py [FIRST [COUNT]]      (default: 1 200)
 
 Each case is a small random scenario (topology — a quarter of them SimBlock's regional model —,
-latency spread, bandwidth, loss (dropped or resent), duplication, jitter, partitions, crashes, fork choice, relay,
-hash power distribution and scheduled changes of it, difficulty retargeting, up to two [[byzantine]]
-tables). It checks:
+latency spread, bandwidth, loss (dropped or resent), duplication, jitter, partitions, crashes,
+random churn, fork choice, relay, hash power distribution and scheduled changes of it,
+difficulty retargeting, up to two [[byzantine]] tables). It checks:
   - the run exits 0 or 2 (2 only with an `error:` message: a scenario the validator refuses);
     anything else (a panic, a hang past the timeout) is a bug;
   - a run that ends `done` has one tip: final_tips = 1, final_consistency = 1;
@@ -83,7 +83,8 @@ def scenario(i: int) -> str:
         start = r.choice([0, 120, 900])
         lines += ["", "[[network.partitions]]", f'groups = [["0..{r.randrange(1, n // 2)}"]]',
                   f'from = "{start}s"', f'until = "{start + r.choice([300, 1800])}s"']
-    for node in sorted(set(r.sample(range(n), r.choice([0, 1, 4])))):
+    crashed = sorted(set(r.sample(range(n), r.choice([0, 1, 4]))))
+    for node in crashed:
         at = r.randrange(0, 2000)
         lines += ["", "[[network.crashes]]", f"node = {node}", f'at = "{at}s"']
         if r.random() < 0.7:
@@ -148,6 +149,17 @@ def scenario(i: int) -> str:
     elif d.random() < 0.3:
         lines += ["", "[consensus.difficulty]", 'retarget = "asert"',
                   f'half_life = "{d.choice(["1s", "10m", "2h"])}"']
+    # Churn, from a stream of its own, on nodes without scheduled crashes.
+    c = random.Random(1_000_037 * i + 13)
+    if c.random() < 0.25:
+        free = [x for x in range(n) if x not in crashed]
+        churners = sorted(c.sample(free, c.randrange(1, len(free) + 1)))
+        lines += ["", "[network.churn]", f"nodes = {churners}",
+                  f'uptime = "{c.choice(["2m", "20m", "2h"])}"',
+                  f'downtime = "{c.choice(["5s", "1m", "10m"])}"',
+                  f'until = "{c.choice(["10m", "1h", "5h"])}"']
+        if c.random() < 0.3:
+            lines.append('from = "5m"')
     return "\n".join(lines) + "\n"
 
 

@@ -351,25 +351,8 @@ fn print_plan(plan: &Plan) {
                 .map_or("from consensus.hash_power".to_string(), |h| h.to_string()),
         );
     }
-    // One line if every point has the same rule (none for a fixed difficulty), else one per point.
-    let first = difficulty_line(c);
-    if plan
-        .points
-        .iter()
-        .all(|p| difficulty_line(&p.config) == first)
-    {
-        if c.retarget.rule != runner::RetargetRule::Fixed {
-            outln!("  difficulty: {first}");
-        }
-    } else {
-        for p in &plan.points {
-            outln!(
-                "  difficulty (p{:03}): {}",
-                p.index,
-                difficulty_line(&p.config)
-            );
-        }
-    }
+    per_point(plan, "difficulty", "fixed", difficulty_line);
+    per_point(plan, "churn", "none", churn_line);
     for (i, h) in plan.points[0].config.hash_changes.iter().enumerate() {
         outln!(
             "  hash_power.changes[{i}]: from {} on, {} node(s) mine with {}× their hash power at the start",
@@ -399,10 +382,44 @@ fn print_plan(plan: &Plan) {
     }
 }
 
-/// What `check` says of a point's difficulty rule.
-fn difficulty_line(c: &runner::RunConfig) -> String {
-    match c.retarget.rule {
-        runner::RetargetRule::Fixed => "fixed".to_string(),
+/// `  label: …` once if every point says the same (nothing if none says anything), else one
+/// line per point, `none` for a point that says nothing.
+fn per_point(plan: &Plan, label: &str, none: &str, say: fn(&runner::RunConfig) -> Option<String>) {
+    let first = say(&plan.points[0].config);
+    if plan.points.iter().all(|p| say(&p.config) == first) {
+        if let Some(l) = first {
+            outln!("  {label}: {l}");
+        }
+        return;
+    }
+    for p in &plan.points {
+        let l = say(&p.config).unwrap_or_else(|| none.to_string());
+        outln!("  {label} (p{:03}): {l}", p.index);
+    }
+}
+
+/// What `check` says of a point's churn, if it has any.
+fn churn_line(c: &runner::RunConfig) -> Option<String> {
+    let ch = c.churn.as_ref()?;
+    let cycle = ch.uptime.as_secs_f64() + ch.downtime.as_secs_f64();
+    let span = ch.until.as_secs_f64() - ch.from.as_secs_f64();
+    Some(format!(
+        "{} node(s) crash and restart at random, up {} and down {} on average, outages from {} \
+         until {} (about {:.0}; {:.1} % of node-time down)",
+        ch.nodes.len(),
+        ch.uptime,
+        ch.downtime,
+        ch.from,
+        ch.until,
+        ch.nodes.len() as f64 * span / cycle,
+        100.0 * ch.downtime.as_secs_f64() / cycle
+    ))
+}
+
+/// What `check` says of a point's difficulty rule (nothing for a fixed difficulty).
+fn difficulty_line(c: &runner::RunConfig) -> Option<String> {
+    Some(match c.retarget.rule {
+        runner::RetargetRule::Fixed => return None,
         runner::RetargetRule::Epoch => format!(
             "retargets every {} blocks to one per {} (at most {}× up or down)",
             c.retarget.every, c.block_interval, c.retarget.clamp
@@ -411,7 +428,7 @@ fn difficulty_line(c: &runner::RunConfig) -> String {
             "ASERT toward one block per {}, halved for every {} behind schedule",
             c.block_interval, c.retarget.half_life
         ),
-    }
+    })
 }
 
 fn pool(jobs: Option<usize>) -> Result<rayon::ThreadPool> {

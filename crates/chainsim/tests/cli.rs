@@ -446,6 +446,18 @@ fn check_prints_the_plan() {
         let s = String::from_utf8_lossy(&out.stdout);
         assert!(s.contains(line), "{file}: {s}");
     }
+    // So is churn, with the outages it should draw.
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scenarios/churn.toml");
+    let out = chainsim().args(["check", path]).output().unwrap();
+    let s = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "churn (p000): 200 node(s) crash and restart at random, up 1h and down 1m on average, \
+         outages from 0s until 12h (about 2361; 1.6 % of node-time down)",
+        "churn (p003): 200 node(s) crash and restart at random, up 1h and down 30m on average, \
+         outages from 0s until 12h (about 1600; 33.3 % of node-time down)",
+    ] {
+        assert!(s.contains(line), "{line}: {s}");
+    }
     // A swept rule: one line per point.
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -789,4 +801,32 @@ fn trace_writes_what_was_hashed_and_filters_it() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     assert_eq!(left, vec!["p000-r001.csv".to_string()]);
+}
+
+/// A churning run records its outages and the time its honest nodes were online, and the
+/// report shows that column (only when some point has crashes or churn).
+#[test]
+fn churn_outages_are_recorded_and_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let edits = [
+        ("blocks = 200", "blocks = 30"),
+        (
+            "[consensus]",
+            "[network.churn]\nuptime = \"5m\"\ndowntime = \"1m\"\nuntil = \"20m\"\n\n[consensus]",
+        ),
+    ];
+    let (dir, _) = run_quickstart_with(tmp.path(), "churny", &edits);
+    let out = dir.join("out");
+    let rec: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("runs/p000-r000.json")).unwrap())
+            .unwrap();
+    let m = &rec["metrics"];
+    assert!(m["honest_outages"].as_u64().unwrap() > 50, "{m}");
+    let online = m["honest_online_mean"].as_f64().unwrap();
+    assert!(online > 0.5 && online < 1.0, "{online}");
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("honest online (mean)"));
+    let (dir, _) = run_quickstart_with(tmp.path(), "steady", &[("blocks = 200", "blocks = 5")]);
+    let html = std::fs::read_to_string(dir.join("out/report.html")).unwrap();
+    assert!(!html.contains("honest online"));
 }

@@ -160,6 +160,17 @@ pub struct ChainMetrics {
     /// mean block interval when the block was made (its difficulty, the hash power then).
     #[serde(default)]
     pub predicted_fork_rate: f64,
+    /// Outages of honest nodes (crashes, scheduled or churn).
+    #[serde(default)]
+    pub honest_outages: u64,
+    /// The time-weighted mean fraction of honest nodes online, from the start to the end of
+    /// the run (1 without crashes).
+    #[serde(default = "all_online")]
+    pub honest_online_mean: f64,
+}
+
+fn all_online() -> f64 {
+    1.0
 }
 
 /// One `[[byzantine]]` table's outcome.
@@ -276,6 +287,10 @@ pub struct Observer {
     watch: Vec<NodeId>,
     diverged_node_s: f64,
     last_sample: SimTime,
+    /// Σ honest nodes online × time (ns) up to `online_since`, and outages of honest nodes.
+    online_node_ns: u128,
+    online_since: SimTime,
+    outages: u64,
 }
 
 impl Observer {
@@ -324,6 +339,9 @@ impl Observer {
             watch: vec![],
             diverged_node_s: 0.0,
             last_sample: SimTime::ZERO,
+            online_node_ns: 0,
+            online_since: SimTime::ZERO,
+            outages: 0,
         }
     }
 
@@ -480,6 +498,8 @@ impl Observer {
             return;
         }
         // Out of the count first: its blocks stay converged among the nodes still online.
+        self.account_online(now);
+        self.outages += 1;
         self.online[node.idx()] = false;
         self.honest_online -= 1;
         let t = self.tip[node.idx()];
@@ -489,11 +509,19 @@ impl Observer {
         self.recheck_all(now);
     }
 
+    /// Adds the time since the last change in the count of honest nodes online.
+    fn account_online(&mut self, now: SimTime) {
+        let dt = now.saturating_since(self.online_since).as_nanos();
+        self.online_node_ns += u128::from(self.honest_online) * u128::from(dt);
+        self.online_since = now;
+    }
+
     pub fn node_up(&mut self, now: SimTime, store: &BlockStore, node: NodeId) {
         if self.online[node.idx()] || !self.honest[node.idx()] {
             self.online[node.idx()] = true;
             return;
         }
+        self.account_online(now);
         self.online[node.idx()] = true;
         self.honest_online += 1;
         let t = self.tip[node.idx()];
@@ -834,7 +862,12 @@ impl Observer {
         } else {
             vec![]
         };
-        let _ = now;
+        self.account_online(now);
+        let honest_nodes = self.honest.iter().filter(|&&h| h).count() as u128;
+        let honest_online_mean = match honest_nodes * u128::from(now.as_nanos()) {
+            0 => 1.0,
+            all => self.online_node_ns as f64 / all as f64,
+        };
         let mined = store.len() as u64 - 1 - invalid;
         let honest_mined = class_mined.first().copied().unwrap_or(0);
         let honest_main = class_main.first().copied().unwrap_or(0);
@@ -893,6 +926,8 @@ impl Observer {
             fetches_abandoned: self.abandoned,
             replicas_missing_abandoned: self.behind_after_give_up(&on_main),
             replicas_fetching: 0, // the runner's: it sees the replicas' requests
+            honest_outages: self.outages,
+            honest_online_mean,
             honest_fork_rate: if honest_mined == 0 {
                 0.0
             } else {

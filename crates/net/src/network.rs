@@ -163,6 +163,10 @@ pub struct Network {
     pub(crate) cards: Vec<Card>,
     pub(crate) rules: Vec<Rule>,
     pub(crate) crashes: Vec<Crash>,
+    /// Node i's crashes are `crashes[j]` for j in `crash_ids[crash_from[i]..crash_from[i + 1]]`
+    /// (both empty without crashes): its own outages, without a scan of everyone's.
+    crash_from: Vec<u32>,
+    crash_ids: Vec<u32>,
     pub(crate) up: Vec<bool>,
     upload_free: Vec<SimTime>,
     /// One stream per purpose for the whole network, drawn in send order (which the event
@@ -187,6 +191,19 @@ impl Network {
         for c in &cfg.crashes {
             cards[c.node.idx()].crashing = true;
         }
+        let (mut crash_from, mut crash_ids) = (vec![], vec![]);
+        if !cfg.crashes.is_empty() {
+            let mut ids: Vec<u32> = (0..cfg.crashes.len() as u32).collect();
+            ids.sort_by_key(|&j| cfg.crashes[j as usize].node);
+            crash_from = vec![0u32; n + 1];
+            for c in &cfg.crashes {
+                crash_from[c.node.idx() + 1] += 1;
+            }
+            for i in 0..n {
+                crash_from[i + 1] += crash_from[i];
+            }
+            crash_ids = ids;
+        }
         let upload_bps = cfg.bandwidth.map(|bw| {
             for (card, &d) in cards.iter_mut().zip(&bw.download_bps) {
                 card.download_bps = d;
@@ -203,6 +220,8 @@ impl Network {
             cards,
             rules,
             crashes: cfg.crashes,
+            crash_from,
+            crash_ids,
             up: vec![true; n],
             upload_free: vec![SimTime::ZERO; n],
             latency_rng: rngs.stream("latency", 0),
@@ -227,11 +246,18 @@ impl Network {
     /// then is lost, and is counted so when it is sent.
     #[inline]
     pub fn down_at(&self, n: NodeId, t: SimTime) -> bool {
-        self.cards[n.idx()].crashing
-            && self
-                .crashes
-                .iter()
-                .any(|c| c.node == n && c.at <= t && c.restart.is_none_or(|r| t < r))
+        if !self.cards[n.idx()].crashing {
+            return false;
+        }
+        let own = &self.crash_ids[self.crash_from[n.idx()] as usize..][..self.crash_count(n)];
+        own.iter().any(|&j| {
+            let c = &self.crashes[j as usize];
+            c.at <= t && c.restart.is_none_or(|r| t < r)
+        })
+    }
+
+    fn crash_count(&self, n: NodeId) -> usize {
+        (self.crash_from[n.idx() + 1] - self.crash_from[n.idx()]) as usize
     }
 
     pub fn up(&self) -> &[bool] {

@@ -161,6 +161,10 @@ pub fn page(res: &Results, figures: &[(&Chart, String)]) -> String {
         ("upload_backlog_s", "upload backlog (s)", 0),
         ("in_flight_s", "in flight past the end (s)", 1),
     ];
+    // The honest nodes' time online, when any point has outages.
+    let outages = [("honest_online_mean", "honest online (mean)", 3)];
+    let crashes =
+        (plan.points.iter()).any(|p| !p.config.crashes.is_empty() || p.config.churn.is_some());
     // And the final difficulty, when any point retargets.
     let retargets =
         (plan.points.iter()).any(|p| p.config.retarget.rule != runner::RetargetRule::Fixed);
@@ -169,6 +173,7 @@ pub fn page(res: &Results, figures: &[(&Chart, String)]) -> String {
         .chain(optional.iter().filter(|(key, _, _)| {
             (s.points.iter()).any(|p| p.metrics.get(*key).is_some_and(|m| m.mean > 0.0))
         }))
+        .chain(outages.iter().filter(|_| crashes))
         .chain(difficulty.iter().filter(|_| retargets))
         .collect();
     for (_, head, _) in &columns {

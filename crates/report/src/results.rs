@@ -196,6 +196,8 @@ pub fn point_metrics(r: &RunRecord) -> Vec<(&'static str, f64)> {
         ("main_interval_mean_s", m.main_interval_s.mean),
         ("main_interval_p90_s", m.main_interval_s.p90),
         ("final_difficulty", m.final_difficulty),
+        ("honest_online_mean", m.honest_online_mean),
+        ("honest_outages", m.honest_outages as f64),
         ("reorgs", m.reorgs.count as f64),
         ("reorg_max_depth", f64::from(m.reorgs.max_depth)),
         ("chain_quality", m.chain_quality),
@@ -527,6 +529,8 @@ mod tests {
             "main_interval_s",
             "final_difficulty",
             "next_block_wait_s",
+            "honest_outages",
+            "honest_online_mean",
         ] {
             assert!(m.remove(newer).is_some(), "{newer}");
         }

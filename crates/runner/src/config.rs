@@ -167,6 +167,19 @@ pub struct CrashCfg {
     pub restart: Option<SimDuration>,
 }
 
+/// Random churn: each node of `nodes` alternates between up, for Exp(`uptime`) at a time, and
+/// down, for Exp(`downtime`), from `from` on; outages start before `until` (the last restart
+/// may come after it). Drawn before the run from the node's own stream ("churn", node), so
+/// the schedule is fixed in advance like `crashes`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChurnCfg {
+    pub nodes: Vec<u32>,
+    pub uptime: SimDuration,
+    pub downtime: SimDuration,
+    pub from: SimDuration,
+    pub until: SimDuration,
+}
+
 /// One run, fully specified (the seed comes separately).
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunConfig {
@@ -192,6 +205,8 @@ pub struct RunConfig {
     pub link_costs: net::LinkCosts,
     pub partitions: Vec<PartitionCfg>,
     pub crashes: Vec<CrashCfg>,
+    /// Random crashes and restarts, appended to `crashes` when the run starts.
+    pub churn: Option<ChurnCfg>,
     pub byzantine: Vec<ByzantineCfg>,
     pub chain: ChainParams,
     pub block_interval: SimDuration,
@@ -345,6 +360,7 @@ impl RunConfig {
             link_costs: net::LinkCosts::default(),
             partitions: vec![],
             crashes: vec![],
+            churn: None,
             byzantine: vec![],
             chain: ChainParams {
                 block_size: 1_000_000,

@@ -12,8 +12,8 @@ pub mod validate;
 
 pub use chain::{Retarget, RetargetRule};
 pub use config::{
-    ByzantineCfg, CrashCfg, EclipseFeed, HashChangeCfg, HashDist, HashPower, PartitionCfg,
-    RegionCfg, RunConfig, StrategyKind, DEFAULT_RTO, MAX_HASH_FACTOR,
+    ByzantineCfg, ChurnCfg, CrashCfg, EclipseFeed, HashChangeCfg, HashDist, HashPower,
+    PartitionCfg, RegionCfg, RunConfig, StrategyKind, DEFAULT_RTO, MAX_HASH_FACTOR,
 };
 pub use driver::{check_safety, ChainDriver, Progress, Starved, MAX_SAMPLES};
 
@@ -115,6 +115,31 @@ pub struct RunOutput {
     /// The mean wait for the next block at the end, at the hash power of the nodes up and the
     /// difficulty each works at (`None`: none of them has hash power).
     pub next_block_wait_s: Option<f64>,
+}
+
+/// The outages [`ChurnCfg`] draws, node by node (each from its stream ("churn", node), so one
+/// node's schedule does not depend on which others churn), in time order per node.
+pub fn churn_outages(ch: &ChurnCfg, rngs: &RngFactory) -> Vec<Crash> {
+    let draw = |rng: &mut SimRng, mean: des::SimDuration| {
+        let ns = rng.exponential(mean.as_nanos() as f64).round();
+        des::SimDuration::from_nanos((ns as u64).max(1))
+    };
+    let (from, until) = (SimTime::ZERO.saturating_add(ch.from), ch.until.as_nanos());
+    let mut out = vec![];
+    for &n in &ch.nodes {
+        let mut rng = rngs.stream("churn", u64::from(n));
+        let mut t = from.saturating_add(draw(&mut rng, ch.uptime));
+        while t.as_nanos() < until {
+            let restart = t.saturating_add(draw(&mut rng, ch.downtime));
+            out.push(Crash {
+                node: NodeId(n),
+                at: t,
+                restart: Some(restart),
+            });
+            t = restart.saturating_add(draw(&mut rng, ch.uptime));
+        }
+    }
+    out
 }
 
 /// Per-node hash weights (integers, so the miner draw is exact) from the "hashpower" stream.
@@ -259,7 +284,7 @@ pub fn build(
             )
         })
         .collect();
-    let crashes = cfg
+    let mut crashes: Vec<Crash> = cfg
         .crashes
         .iter()
         .map(|c| Crash {
@@ -268,6 +293,9 @@ pub fn build(
             restart: c.restart.map(at),
         })
         .collect();
+    if let Some(ch) = &cfg.churn {
+        crashes.extend(churn_outages(ch, &rngs));
+    }
     let netcfg = NetConfig {
         latency: cfg.latency.clone(),
         bandwidth,

@@ -168,6 +168,22 @@ pub struct NetworkToml {
     pub partitions: Vec<PartitionToml>,
     #[serde(default)]
     pub crashes: Vec<CrashToml>,
+    pub churn: Option<ChurnToml>,
+}
+
+/// `[network.churn]`: nodes crash and restart at random.
+#[derive(Deserialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct ChurnToml {
+    /// Which nodes churn (default: every node).
+    pub nodes: Option<Vec<NodeRef>>,
+    /// Mean time up between outages.
+    pub uptime: Dur,
+    /// Mean outage.
+    pub downtime: Dur,
+    pub from: Option<Dur>,
+    /// Outages start before this (default: stop.time).
+    pub until: Option<Dur>,
 }
 
 fn default_topology() -> String {

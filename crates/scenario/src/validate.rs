@@ -646,6 +646,13 @@ pub fn validate(f: &ScenarioFile) -> Result<RunConfig, Vec<Issue>> {
             format!("node {} cannot crash at {}: {why}", b.node, b.at),
         );
     }
+    let churn = churn(
+        &mut v,
+        n.churn.as_ref(),
+        nodes,
+        &crashes,
+        f.stop.time.map(|d| d.0),
+    );
     // Consensus.
     let c = &f.consensus;
     let interval = c
@@ -858,6 +865,7 @@ pub fn validate(f: &ScenarioFile) -> Result<RunConfig, Vec<Issue>> {
         link_costs,
         partitions,
         crashes,
+        churn,
         byzantine,
         chain,
         block_interval: interval,
@@ -870,6 +878,85 @@ pub fn validate(f: &ScenarioFile) -> Result<RunConfig, Vec<Issue>> {
         max_events: s.max_events.unwrap_or(2_000_000_000),
         max_time,
         sample_interval,
+    })
+}
+
+/// The most outages `[network.churn]` may be expected to draw.
+pub const MAX_CHURN_OUTAGES: f64 = 1_000_000.0;
+
+/// `[network.churn]`: positive mean times, a window with an end (`until`, else `stop.time`),
+/// nodes that have no scheduled `network.crashes` of their own.
+fn churn(
+    v: &mut V,
+    c: Option<&crate::schema::ChurnToml>,
+    nodes: u32,
+    crashes: &[CrashCfg],
+    stop_time: Option<SimDuration>,
+) -> Option<runner::ChurnCfg> {
+    let c = c?;
+    let ids = match &c.nodes {
+        None => (0..nodes).collect(),
+        Some(refs) => node_ids(v, "network.churn.nodes", refs, nodes),
+    };
+    if c.nodes.as_ref().is_some_and(|r| r.is_empty()) {
+        v.err("network.churn.nodes", "names no node");
+    }
+    for (key, d) in [("uptime", c.uptime.0), ("downtime", c.downtime.0)] {
+        if d.is_zero() {
+            v.err(format!("network.churn.{key}"), "must be positive");
+        }
+    }
+    let from = c.from.map_or(SimDuration::ZERO, |d| d.0);
+    let Some(until) = c.until.map(|d| d.0).or(stop_time) else {
+        v.err(
+            "network.churn.until",
+            "needed when the run stops by block count alone (no stop.time): when do outages end?",
+        );
+        return None;
+    };
+    if until <= from {
+        v.err(
+            "network.churn.until",
+            format!("{until} must come after network.churn.from ({from})"),
+        );
+    }
+    let mut own = vec![false; nodes as usize];
+    for &i in &ids {
+        own[i as usize] = true;
+    }
+    if let Some((j, k)) = crashes
+        .iter()
+        .enumerate()
+        .find(|(_, k)| own[k.node as usize])
+    {
+        v.err(
+            "network.churn.nodes",
+            format!(
+                "node {} churns and has a scheduled crash (network.crashes[{j}]): its outages \
+                 come from one or the other",
+                k.node
+            ),
+        );
+    }
+    let cycle = (c.uptime.0.as_nanos() as f64 + c.downtime.0.as_nanos() as f64).max(1.0);
+    let span = SimDuration::from_nanos(until.as_nanos().saturating_sub(from.as_nanos()));
+    let expected = ids.len() as f64 * span.as_nanos() as f64 / cycle;
+    if expected > MAX_CHURN_OUTAGES {
+        v.err(
+            "network.churn",
+            format!(
+                "about {expected:.0} outages expected ({} nodes over {}); at most {MAX_CHURN_OUTAGES}",
+                ids.len(),
+                span
+            ),
+        );
+    }
+    Some(runner::ChurnCfg {
+        nodes: ids,
+        uptime: c.uptime.0,
+        downtime: c.downtime.0,
+        from,
+        until,
     })
 }
 

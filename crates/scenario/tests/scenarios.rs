@@ -127,6 +127,78 @@ fn a_swept_difficulty_rule_takes_each_rules_keys() {
     assert!(e.to_string().contains("retarget=\"asert\""), "{e}");
 }
 
+/// `[network.churn]`: every node by default, the window's end from stop.time; refused with a
+/// key named: no end at all, zero mean times, a window that ends before it starts, a node that
+/// also has scheduled crashes, far too many outages.
+#[test]
+fn churn_is_parsed_and_checked() {
+    let table = |body: &str| {
+        with(
+            "[consensus]",
+            &format!("[network.churn]\n{body}\n\n[consensus]"),
+        )
+    };
+    let timed = |t: String| t.replace("blocks = 200 ", "time = \"3h\" ");
+    let plan = parse(
+        "t.toml",
+        &timed(table("uptime = \"1h\"\ndowntime = \"5m\"")),
+    )
+    .unwrap();
+    let c = plan.points[0].config.churn.clone().expect("churn");
+    assert_eq!(c.nodes.len(), plan.points[0].config.nodes as usize);
+    assert_eq!(c.until, des::SimDuration::from_secs(3 * 3600));
+    assert_eq!(c.downtime, des::SimDuration::from_secs(300));
+    let some = table(
+        "nodes = [\"0..10\"]\nuptime = \"1h\"\ndowntime = \"5m\"\nfrom = \"1h\"\nuntil = \"2h\"",
+    );
+    let c = parse("t.toml", &some).unwrap().points[0]
+        .config
+        .churn
+        .clone()
+        .unwrap();
+    assert_eq!((c.nodes.len(), c.from.as_secs_f64()), (10, 3600.0));
+    let refused = [
+        (
+            table("uptime = \"1h\"\ndowntime = \"5m\""),
+            "network.churn.until",
+            "stop.time",
+        ),
+        (
+            table("uptime = \"0s\"\ndowntime = \"5m\"\nuntil = \"2h\""),
+            "network.churn.uptime",
+            "positive",
+        ),
+        (
+            table("uptime = \"1h\"\ndowntime = \"5m\"\nfrom = \"2h\"\nuntil = \"1h\""),
+            "network.churn.until",
+            "after network.churn.from",
+        ),
+        (
+            format!(
+                "{}\n[[network.crashes]]\nnode = 4\nat = \"10m\"\n",
+                table("nodes = [\"0..10\"]\nuptime = \"1h\"\ndowntime = \"5m\"\nuntil = \"2h\"")
+            ),
+            "network.churn.nodes",
+            "network.crashes[0]",
+        ),
+        (
+            table("uptime = \"1ms\"\ndowntime = \"1ms\"\nuntil = \"1d\""),
+            "network.churn",
+            "outages expected",
+        ),
+        (
+            table("uptime = \"1h\"\ndowntime = \"5m\"\nuntil = \"2h\"\nrate = 1"),
+            "network.churn.rate",
+            "unknown field",
+        ),
+    ];
+    for (text, key, says) in refused {
+        let e = err(&text);
+        assert_eq!(e.0[0].key.as_deref(), Some(key), "{e}");
+        assert!(e.to_string().contains(says), "{says}: {e}");
+    }
+}
+
 #[test]
 fn malformed_toml_names_the_line() {
     let text = with("nodes = 100", "nodes = = 100");
