@@ -106,6 +106,9 @@ pub(crate) struct Card {
     region: u8,
     /// It crashes at some point.
     crashing: bool,
+    /// With `crashing`: it is up from now until at least this (the start of its current or
+    /// next outage), so a message arriving earlier needs no look at its outages.
+    up_until: SimTime,
     /// Scratch for [`crate::sim::World`]: on a broadcast's skip list (false between broadcasts).
     pub(crate) skip: bool,
 }
@@ -163,10 +166,11 @@ pub struct Network {
     pub(crate) cards: Vec<Card>,
     pub(crate) rules: Vec<Rule>,
     pub(crate) crashes: Vec<Crash>,
-    /// Node i's crashes are `crashes[j]` for j in `crash_ids[crash_from[i]..crash_from[i + 1]]`
-    /// (both empty without crashes): its own outages, without a scan of everyone's.
+    /// Node i's outages, (crash, restart or `SimTime::MAX`), are
+    /// `outages[crash_from[i]..crash_from[i + 1]]` (both empty without crashes): its own,
+    /// side by side, without a scan of everyone's.
     crash_from: Vec<u32>,
-    crash_ids: Vec<u32>,
+    outages: Vec<(SimTime, SimTime)>,
     pub(crate) up: Vec<bool>,
     upload_free: Vec<SimTime>,
     /// One stream per purpose for the whole network, drawn in send order (which the event
@@ -191,10 +195,13 @@ impl Network {
         for c in &cfg.crashes {
             cards[c.node.idx()].crashing = true;
         }
-        let (mut crash_from, mut crash_ids) = (vec![], vec![]);
+        let (mut crash_from, mut outages) = (vec![], vec![]);
         if !cfg.crashes.is_empty() {
-            let mut ids: Vec<u32> = (0..cfg.crashes.len() as u32).collect();
-            ids.sort_by_key(|&j| cfg.crashes[j as usize].node);
+            let mut by_node: Vec<&Crash> = cfg.crashes.iter().collect();
+            by_node.sort_by_key(|c| (c.node, c.at));
+            outages = (by_node.iter())
+                .map(|c| (c.at, c.restart.unwrap_or(SimTime::MAX)))
+                .collect();
             crash_from = vec![0u32; n + 1];
             for c in &cfg.crashes {
                 crash_from[c.node.idx() + 1] += 1;
@@ -202,7 +209,6 @@ impl Network {
             for i in 0..n {
                 crash_from[i + 1] += crash_from[i];
             }
-            crash_ids = ids;
         }
         let upload_bps = cfg.bandwidth.map(|bw| {
             for (card, &d) in cards.iter_mut().zip(&bw.download_bps) {
@@ -210,7 +216,7 @@ impl Network {
             }
             bw.upload_bps
         });
-        Network {
+        let mut net = Network {
             latency: LatencySampler::new(cfg.latency),
             uplink: Uplink {
                 upload_bps,
@@ -221,7 +227,7 @@ impl Network {
             rules,
             crashes: cfg.crashes,
             crash_from,
-            crash_ids,
+            outages,
             up: vec![true; n],
             upload_free: vec![SimTime::ZERO; n],
             latency_rng: rngs.stream("latency", 0),
@@ -234,7 +240,21 @@ impl Network {
                 ..NetStats::default()
             },
             topo,
+        };
+        for i in 0..n as u32 {
+            if net.cards[i as usize].crashing {
+                net.restarted(NodeId(i), SimTime::ZERO);
+            }
         }
+        net
+    }
+
+    /// `n` is up at `now` (it restarted, or the run starts): its next outage is the first of
+    /// its own that has not ended by now (they are sorted by start and do not overlap).
+    pub(crate) fn restarted(&mut self, n: NodeId, now: SimTime) {
+        let (a, b) = (self.crash_from[n.idx()], self.crash_from[n.idx() + 1]);
+        let next = (self.outages[a as usize..b as usize].iter()).find(|&&(_, up)| up > now);
+        self.cards[n.idx()].up_until = next.map_or(SimTime::MAX, |&(down, _)| down);
     }
 
     #[inline]
@@ -246,18 +266,14 @@ impl Network {
     /// then is lost, and is counted so when it is sent.
     #[inline]
     pub fn down_at(&self, n: NodeId, t: SimTime) -> bool {
-        if !self.cards[n.idx()].crashing {
+        let card = &self.cards[n.idx()];
+        if !card.crashing || t < card.up_until {
             return false;
         }
-        let own = &self.crash_ids[self.crash_from[n.idx()] as usize..][..self.crash_count(n)];
-        own.iter().any(|&j| {
-            let c = &self.crashes[j as usize];
-            c.at <= t && c.restart.is_none_or(|r| t < r)
-        })
-    }
-
-    fn crash_count(&self, n: NodeId) -> usize {
-        (self.crash_from[n.idx() + 1] - self.crash_from[n.idx()]) as usize
+        let (a, b) = (self.crash_from[n.idx()], self.crash_from[n.idx() + 1]);
+        (self.outages[a as usize..b as usize])
+            .iter()
+            .any(|&(down, up)| down <= t && t < up)
     }
 
     pub fn up(&self) -> &[bool] {

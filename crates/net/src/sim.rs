@@ -315,6 +315,7 @@ impl<N: Node> World<N> {
             RESTART => {
                 let n = self.net.crashes[idx].node;
                 self.net.up[n.idx()] = true;
+                self.net.restarted(n, self.kernel.now());
                 self.invoke(n, |node, ctx| node.on_restart(ctx));
                 let mut i = 0;
                 while i < self.dropped_while_down.len() {

@@ -450,7 +450,8 @@ pub fn parse_with_sets(
 type Sets = BTreeMap<String, toml::Value>;
 
 /// Applies the `[[set]]` tables to `doc` in order, re-reading the file after each so that a
-/// value of the wrong type is blamed on its assignment; returns the file as set, and the
+/// value of the wrong type is blamed on its assignment (a missing field, on the last set if
+/// the ones after it leave it missing); returns the file as set, and the
 /// values set (each key once: the last wins).
 fn apply_sets(
     file: &str,
@@ -459,6 +460,7 @@ fn apply_sets(
     mut base: ScenarioFile,
 ) -> Result<(ScenarioFile, Sets), ScenarioError> {
     let mut sets = Sets::new();
+    let mut incomplete = None;
     doc.remove("set");
     for (k, v) in std::mem::take(&mut base.set).iter().flatten() {
         let fail = |message: String| {
@@ -477,10 +479,22 @@ fn apply_sets(
             )));
         }
         set_dotted(doc, k, v.clone()).map_err(fail)?;
-        base = toml::Value::Table(doc.clone())
-            .try_into()
-            .map_err(|e: toml::de::Error| fail(did_you_mean(e.message())))?;
         sets.insert(k.clone(), v.clone());
+        match toml::Value::Table(doc.clone()).try_into() {
+            Ok(b) => {
+                base = b;
+                incomplete = None;
+            }
+            // A table the file lacks takes several sets to fill: a missing field waits for
+            // the sets after it (and is this one's to answer for if they leave it missing).
+            Err(e) if e.message().starts_with("missing field") => {
+                incomplete = Some(fail(did_you_mean(e.message())));
+            }
+            Err(e) => return Err(fail(did_you_mean(e.message()))),
+        }
+    }
+    if let Some(e) = incomplete {
+        return Err(e);
     }
     // A set key is fixed: it leaves the sweep.
     base.sweep.retain(|k, _| !sets.contains_key(k));

@@ -690,6 +690,27 @@ fn assignments_read_toml_values_and_bare_strings() {
     }
 }
 
+/// Regression: a table the file lacks takes several `--set`s to fill (`[network.churn]` needs
+/// uptime and downtime); the first was refused for the field only the second gives. A field
+/// still missing after the last set is an error naming the set.
+#[test]
+fn sets_may_build_a_table_the_file_lacks() {
+    let text = QUICKSTART.replace("blocks = 200 ", "time = \"3h\" ");
+    let s = sets(&[
+        "network.churn.uptime=\"1h\"",
+        "network.churn.downtime=\"5m\"",
+    ]);
+    let plan = scenario::parse_with_sets("s.toml", &text, &s).unwrap();
+    let churn = plan.points[0].config.churn.clone().expect("churn set");
+    assert_eq!(churn.uptime, des::SimDuration::from_secs(3600));
+    let e = scenario::parse_with_sets("s.toml", &text, &s[..1]).expect_err("downtime missing");
+    let said = e.to_string();
+    assert!(
+        said.contains("--set network.churn.uptime") && said.contains("downtime"),
+        "{said}"
+    );
+}
+
 /// `--set` values override the file's (the last assignment of a key wins), a set key leaves
 /// the sweep, and the recorded text (the file plus a `[[set]]` table) parses to the same plan.
 #[test]
