@@ -452,3 +452,56 @@ impl Network {
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Topology, TopologyKind};
+
+    /// `down_at` answers as a scan of every crash would, for any arrival time from now on, as
+    /// time passes and nodes restart (the card's bound, kept by `restarted`, is only a
+    /// shortcut), whatever order the outages are listed in.
+    #[test]
+    fn down_at_is_a_scan_of_the_outages() {
+        let ms = |x: u64| SimTime::ZERO + des::SimDuration::from_millis(x);
+        let crash = |n: u32, at: u64, restart: Option<u64>| Crash {
+            node: NodeId(n),
+            at: ms(at),
+            restart: restart.map(ms),
+        };
+        let crashes = vec![
+            crash(1, 500, Some(700)),
+            crash(1, 100, Some(200)),
+            crash(2, 0, Some(50)),
+            crash(1, 250, Some(260)),
+            crash(1, 900, None),
+            crash(2, 300, Some(301)),
+        ];
+        let topo = Topology::build(
+            &TopologyKind::Complete,
+            4,
+            &mut RngFactory::new(1).stream("t", 0),
+        )
+        .unwrap();
+        let mut cfg = crate::testkit::plain(des::SimDuration::from_millis(1));
+        cfg.crashes = crashes.clone();
+        let mut net = Network::new(topo, cfg, &RngFactory::new(1));
+        let scan = |n: NodeId, t: SimTime| {
+            (crashes.iter()).any(|c| c.node == n && c.at <= t && c.restart.is_none_or(|r| t < r))
+        };
+        for now in 0..1200 {
+            for c in crashes.iter().filter(|c| c.restart == Some(ms(now))) {
+                net.restarted(c.node, ms(now));
+            }
+            for n in 0..4 {
+                for t in (now..now + 500).step_by(3) {
+                    assert_eq!(
+                        net.down_at(NodeId(n), ms(t)),
+                        scan(NodeId(n), ms(t)),
+                        "node {n} at {t} ms, now {now}"
+                    );
+                }
+            }
+        }
+    }
+}

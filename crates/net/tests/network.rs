@@ -439,6 +439,42 @@ fn crash_drops_a_nodes_traffic_and_restart_resumes() {
     assert!(s.dropped[0] > 0 && s.rule_names[0] == "crash");
 }
 
+/// A node with many outages (listed out of order, as churn and hand-written crashes may be)
+/// receives nothing during any of them — a message sent while it is up that would arrive
+/// while it is down is lost too — and hears from the others in every spell it is up.
+#[test]
+fn a_node_with_many_outages_is_deaf_in_each_and_hears_between() {
+    let ms = |x: u64| SimTime::ZERO + SimDuration::from_millis(x);
+    let spells: Vec<(SimTime, SimTime)> = (0..12)
+        .rev()
+        .map(|k| (ms(100 + 200 * k), ms(197 + 200 * k)))
+        .collect();
+    let mut cfg = plain(SimDuration::from_millis(3));
+    for &(at, up) in &spells {
+        cfg.crashes.push(Crash {
+            node: NodeId(1),
+            at,
+            restart: Some(up),
+        });
+    }
+    let (w, _) = chatter_world(3, cfg, 3, 4);
+    let log = &w.nodes[1].log;
+    for &(_, _, at) in log {
+        assert!(
+            !spells.iter().any(|&(d, u)| d <= at && at < u),
+            "heard at {at} while down"
+        );
+    }
+    for k in 0..12u64 {
+        let (from, to) = (ms(200 * k + 197), ms(200 * k + 300));
+        assert!(
+            log.iter().any(|&(_, _, t)| from <= t && t < to),
+            "deaf between outages {k} and {}",
+            k + 1
+        );
+    }
+}
+
 #[test]
 fn duplication_and_jitter_are_counted_and_reorder() {
     let mut cfg = plain(SimDuration::from_millis(1));
