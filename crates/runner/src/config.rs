@@ -315,7 +315,7 @@ impl RunConfig {
         if r.rule == chain::RetargetRule::Epoch {
             if r.clamp == 1.0 {
                 out.push(
-                    "consensus.difficulty.clamp = 1 lets no retarget change the difficulty:                      it stays fixed"
+                    "consensus.difficulty.clamp = 1 lets no retarget change the difficulty: it stays fixed"
                         .to_string(),
                 );
             }
@@ -329,8 +329,28 @@ impl RunConfig {
             };
             if expected < f64::from(r.every) {
                 out.push(format!(
-                    "consensus.difficulty.every ({}) is more blocks than the run is set to mine                      (about {expected:.0}, from stop.blocks / stop.time at the start's rate):                      no retarget may come, leaving the difficulty fixed",
+                    "consensus.difficulty.every ({}) is more blocks than the run is set to mine \
+                     (about {expected:.0}, from stop.blocks / stop.time at the start's rate): \
+                     no retarget may come, leaving the difficulty fixed",
                     r.every
+                ));
+            }
+        }
+        if let Some(ch) = &self.churn {
+            // Mining's expected end: stop.time, else the blocks at the start's rate.
+            let by_blocks = self
+                .stop_blocks
+                .map(|b| self.block_interval.as_secs_f64() * b as f64);
+            let ends = match (self.stop_time.map(|t| t.as_secs_f64()), by_blocks) {
+                (Some(t), Some(b)) => t.min(b),
+                (t, b) => t.or(b).unwrap_or(f64::INFINITY),
+            };
+            if ch.until.as_secs_f64() > 2.0 * ends {
+                out.push(format!(
+                    "network.churn.until ({}) is long after mining is expected to stop (about \
+                     {:.0} s, from stop.blocks / stop.time at the start's rate): the run goes on, \
+                     with no blocks to spread, until the churn ends",
+                    ch.until, ends
                 ));
             }
         }
@@ -402,6 +422,7 @@ mod tests {
             c[0]
         );
         assert!(c[0].contains("take 400ms"), "{}", c[0]);
+        prose(&c);
         cfg.chain.relay = chain::Relay::Push;
         assert!(cfg.cautions().is_empty());
         // A slow region sets the pace; a region without rates takes the defaults.
@@ -460,5 +481,41 @@ mod tests {
         cfg.retarget = chain::Retarget::asert(SimDuration::from_secs(59));
         let c = cfg.cautions();
         assert!(c.len() == 1 && c[0].contains("half_life (59s)"), "{c:?}");
+        cfg.retarget = chain::Retarget::epoch(201, 1.0);
+        assert_eq!(cfg.cautions().len(), 2);
+        prose(&cfg.cautions());
+    }
+
+    /// Regression: two cautions had lost their line continuations and printed with runs of
+    /// spaces in the middle of a sentence.
+    fn prose(cautions: &[String]) {
+        for c in cautions {
+            assert!(!c.contains("  "), "a run of spaces: {c}");
+        }
+    }
+
+    /// Churn that outlasts mining by far keeps an idle run going: cautioned, against
+    /// stop.time or the block count at the start's rate.
+    #[test]
+    fn churn_long_after_mining_is_cautioned() {
+        let mut cfg = RunConfig::quickstart(); // 200 blocks of 60 s: 12,000 s
+        cfg.churn = Some(ChurnCfg {
+            nodes: vec![0, 1],
+            uptime: SimDuration::from_secs(600),
+            downtime: SimDuration::from_secs(60),
+            from: SimDuration::ZERO,
+            until: SimDuration::from_secs(24_000),
+        });
+        assert!(cfg.cautions().is_empty());
+        cfg.churn.as_mut().unwrap().until = SimDuration::from_secs(24_001);
+        let c = cfg.cautions();
+        assert!(
+            c.len() == 1 && c[0].contains("network.churn.until"),
+            "{c:?}"
+        );
+        prose(&c);
+        cfg.stop_blocks = None;
+        cfg.stop_time = Some(SimDuration::from_secs(20_000));
+        assert!(cfg.cautions().is_empty(), "stop.time: 20,000 s");
     }
 }
