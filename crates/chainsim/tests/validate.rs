@@ -21,13 +21,14 @@ fn validation_suite_passes_and_writes_its_table_and_figures() {
         "miner share, no attacker",
         "selfish profitability threshold",
         "difficulty retarget",
+        "selfish mining revenue, retargeting",
     ] {
         assert!(stdout.contains(group), "no {group} rows");
     }
     // 7 α × 3 γ revenue rows, 7 double-spend rows, 3 stale rows, 4 shares, 3 thresholds, 2
-    // rules × 2 hash powers × 2 retarget rows.
+    // rules × 2 hash powers × 2 retarget rows, 3 revenue rows under retargeting.
     let rows = stdout.lines().filter(|l| l.ends_with("| pass |")).count();
-    assert_eq!(rows, 21 + 7 + 3 + 4 + 3 + 8, "{stdout}");
+    assert_eq!(rows, 21 + 7 + 3 + 4 + 3 + 8 + 3, "{stdout}");
     assert!(!stdout.contains("FAIL"));
     assert!(stdout.contains("20 runs × 3000 blocks") && stdout.contains("races"));
     let table = std::fs::read_to_string(tmp.path().join("validation.md")).unwrap();
