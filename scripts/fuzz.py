@@ -11,8 +11,9 @@ difficulty retargeting, up to two [[byzantine]] tables). It checks:
     anything else (a panic, a hang past the timeout) is a bug;
   - a run that ends `done` has one tip: final_tips = 1, final_consistency = 1;
   - absorbed and event announcement delivery (`--set consensus.inv_delivery=event`) give the
-    same metrics and message counts (on continuous latencies; push relay has no announcements
-    and is skipped);
+    same metrics and message counts, unless the absorbed run applied an announcement at the
+    very nanosecond of another event (`same_instant_announcements`: SimBlock's whole
+    milliseconds, or a rare coincidence); push relay has no announcements and is skipped;
   - every fifth case: `chainsim reproduce` re-runs it and finds the same trace hash;
   - every tenth: `chainsim trace` re-runs it (its hash matching the record), names every record
     (no kind `other`), and has one `created` row per block mined (invalid ones too) and one row
@@ -200,6 +201,10 @@ def trace_problems(folder: Path, rec) -> list:
     return problems
 
 
+# Cases whose absorbed run applied an announcement at the nanosecond of another event.
+TIED = []
+
+
 def check(i: int, work: Path):
     """Problems found with case i (an empty list: none), and its stop reason."""
     text = scenario(i)
@@ -221,9 +226,13 @@ def check(i: int, work: Path):
             problems.append(f"reproduce: exit {p.returncode}: {p.stderr.strip()[:300]}")
     if i % 10 == 0:
         problems += trace_problems(work / f"a{i}", a)
-    # Whole-millisecond latencies (SimBlock's) tie arrivals, which the two deliveries may order
-    # differently: compare on continuous latencies only.
-    if 'relay = "push"' not in text and 'latency_spread = "simblock"' not in text:
+    # An absorbed announcement applied at the very nanosecond of another event counts as first,
+    # where as events the two come in send order: compare only runs with no such coincidence
+    # (whole-millisecond latencies, SimBlock's, have many; continuous ones nearly never).
+    ties = a["network"].get("same_instant_announcements", 0)
+    if ties:
+        TIED.append(i)
+    if 'relay = "push"' not in text and not ties:
         e, why = run(base, work / f"e{i}", ["--set", "consensus.inv_delivery=event"])
         if e is None or e == "refused":
             problems.append(f"event delivery: {why}")
@@ -276,7 +285,8 @@ def main():
             print(f"case {i}: ended unsettled (kept in {case})")
         else:
             shutil.rmtree(case)
-    print(f"{count} cases: {tally}; {len(failed)} failed")
+    print(f"{count} cases: {tally}; {len(failed)} failed; {len(TIED)} not compared with event "
+          f"delivery (same-instant announcements)")
     if not failed and not kept:
         shutil.rmtree(work)
     sys.exit(1 if failed else 0)

@@ -78,7 +78,10 @@ fn run_writes_a_complete_summary() {
         let id = r["id"].as_str().unwrap();
         let ts = std::fs::read_to_string(tmp.path().join("timeseries").join(format!("{id}.csv")))
             .unwrap();
-        assert!(ts.starts_with("t_s,consistency,prefix_depth,tips\n") && ts.lines().count() > 100);
+        assert!(
+            ts.starts_with("t_s,consistency,prefix_depth,tips,online\n")
+                && ts.lines().count() > 100
+        );
     }
     assert!(s["points"][0]["metrics"]["fork_rate"]["ci95"].is_number());
     assert_eq!(
@@ -826,7 +829,21 @@ fn churn_outages_are_recorded_and_reported() {
     assert!(online > 0.5 && online < 1.0, "{online}");
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("honest online (mean)"));
+    // The time series has the fraction online, and the convergence figure draws it.
+    let ts = std::fs::read_to_string(out.join("timeseries/p000-r000.csv")).unwrap();
+    assert!(
+        ts.starts_with("t_s,consistency,prefix_depth,tips,online\n"),
+        "{ts}"
+    );
+    let online: Vec<f64> = (ts.lines().skip(1))
+        .map(|l| l.rsplit(',').next().unwrap().parse().unwrap())
+        .collect();
+    assert!(online.iter().any(|&x| x < 1.0) && online.iter().all(|&x| x > 0.0));
+    let fig = std::fs::read_to_string(out.join("figures/convergence.csv")).unwrap();
+    assert!(fig.contains("honest nodes online"));
     let (dir, _) = run_quickstart_with(tmp.path(), "steady", &[("blocks = 200", "blocks = 5")]);
     let html = std::fs::read_to_string(dir.join("out/report.html")).unwrap();
     assert!(!html.contains("honest online"));
+    let fig = std::fs::read_to_string(dir.join("out/figures/convergence.csv")).unwrap();
+    assert!(!fig.contains("honest nodes online"));
 }

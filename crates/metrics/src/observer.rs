@@ -31,6 +31,9 @@ pub struct Sample {
     pub prefix_depth: u32,
     /// Distinct tips among honest online nodes.
     pub tips: u32,
+    /// Fraction of honest nodes online (1 without crashes).
+    #[serde(default = "all_online")]
+    pub online: f64,
 }
 
 /// After a disturbance, the time until all honest nodes shared one tip again.
@@ -248,6 +251,8 @@ pub struct Observer {
     class_names: Vec<String>,
     hash_share: Vec<f64>,
     honest_online: u32,
+    /// Honest nodes, online or not.
+    honest_total: u32,
     tip: Vec<BlockId>,
     // Per block.
     created: Vec<SimTime>,
@@ -312,6 +317,7 @@ impl Observer {
             class_names,
             hash_share,
             honest_online: h,
+            honest_total: h,
             tip: vec![BlockId::GENESIS; n],
             created: vec![SimTime::ZERO],
             main_count: vec![h],
@@ -509,6 +515,10 @@ impl Observer {
         self.recheck_all(now);
     }
 
+    fn honest_nodes(&self) -> usize {
+        self.honest_total as usize
+    }
+
     /// Adds the time since the last change in the count of honest nodes online.
     fn account_online(&mut self, now: SimTime) {
         let dt = now.saturating_since(self.online_since).as_nanos();
@@ -637,6 +647,7 @@ impl Observer {
             consistency: share,
             prefix_depth: self.prefix_depth(store),
             tips: self.live_tips.len() as u32,
+            online: f64::from(self.honest_online) / self.honest_nodes().max(1) as f64,
         });
     }
 
@@ -863,7 +874,7 @@ impl Observer {
             vec![]
         };
         self.account_online(now);
-        let honest_nodes = self.honest.iter().filter(|&&h| h).count() as u128;
+        let honest_nodes = self.honest_nodes() as u128;
         let honest_online_mean = match honest_nodes * u128::from(now.as_nanos()) {
             0 => 1.0,
             all => self.online_node_ns as f64 / all as f64,

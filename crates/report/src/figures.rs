@@ -331,6 +331,20 @@ fn time_series(res: &Results, p: usize, suffix: &str, m: Metric) -> Chart {
         )
         .width(2),
     );
+    // With outages, how many honest nodes there were to agree: the consistency is over those
+    // online.
+    let outages = !cfg.crashes.is_empty() || cfg.churn.is_some();
+    if m == Metric::Consistency && outages {
+        c.series.push(
+            Series::line(
+                Some("honest nodes online (fraction, mean per bin)".into()),
+                scale(binned_mean(&runs, bin, t_max, |s| s.online)),
+                RGBColor(127, 127, 127),
+            )
+            .width(2)
+            .dashed(),
+        );
+    }
     c
 }
 

@@ -499,6 +499,23 @@ pub fn write_run(layout: &Layout, rec: &RunRecord, out: &RunOutput) -> Result<()
 mod tests {
     use super::*;
 
+    /// Time series written before samples had `online` still read (as all online), so `plot`
+    /// redraws older results folders.
+    #[test]
+    fn timeseries_without_online_still_read() {
+        let dir = std::env::temp_dir().join(format!("chainsim-ts-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("old.csv");
+        std::fs::write(
+            &f,
+            "t_s,consistency,prefix_depth,tips\n0.0,1.0,0,1\n30.0,0.5,1,2\n",
+        )
+        .unwrap();
+        let rows: Vec<Sample> = read_csv(&f).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!((rows.len(), rows[1].tips, rows[1].online), (2, 2, 1.0));
+    }
+
     /// Regression: a record must read back exactly as written, or resume re-runs completed runs
     /// and `reproduce` cannot read them (a map with integer keys under `flatten` did not).
     #[test]

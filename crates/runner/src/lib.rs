@@ -57,6 +57,11 @@ pub struct NetSummary {
     /// (`consensus.inv_delivery = "absorbed"`); not counted in `delivered`.
     #[serde(default)]
     pub absorbed: u64,
+    /// Of those, announcements applied at the very nanosecond of another event at their
+    /// receiver (`chain::ChainNode::same_instant_announcements`): where this is above 0,
+    /// `inv_delivery = "event"` may order the two differently.
+    #[serde(default)]
+    pub same_instant_announcements: u64,
     pub dropped: BTreeMap<String, u64>,
     pub duplicated: u64,
     /// Messages a rule delayed (jitter, an attacker, a resend after a loss).
@@ -448,6 +453,9 @@ fn run_inner(
         by_kind,
         delivered: s.delivered,
         absorbed: s.absorbed,
+        same_instant_announcements: (world.nodes.iter())
+            .map(ChainNode::same_instant_announcements)
+            .sum(),
         dropped,
         duplicated: s.duplicated.iter().sum(),
         delayed: s.delayed.iter().sum(),

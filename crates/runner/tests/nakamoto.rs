@@ -783,6 +783,8 @@ fn absorbed_announcements_change_the_event_count_not_the_behaviour() {
             assert_eq!(a.net.messages, e.net.messages, "{name}");
             assert_eq!(a.net.dropped, e.net.dropped, "{name}");
             assert!(a.net.absorbed > 0 && e.net.absorbed == 0, "{name}");
+            // The premise: no absorbed announcement met another event at its very nanosecond.
+            assert_eq!(a.net.same_instant_announcements, 0, "{name}");
             // Replica by replica: every block accepted, tip change and rejection, to the ns.
             cfg.chain.inv_delivery = InvDelivery::Absorbed;
             let ha = history(&cfg, seed);
