@@ -894,10 +894,13 @@ fn churn(
     stop_time: Option<SimDuration>,
 ) -> Option<runner::ChurnCfg> {
     let c = c?;
-    let ids = match &c.nodes {
+    let mut ids = match &c.nodes {
         None => (0..nodes).collect(),
         Some(refs) => node_ids(v, "network.churn.nodes", refs, nodes),
     };
+    // A set: a node named twice must not get two schedules, whose outages would overlap.
+    ids.sort_unstable();
+    ids.dedup();
     if c.nodes.as_ref().is_some_and(|r| r.is_empty()) {
         v.err("network.churn.nodes", "names no node");
     }

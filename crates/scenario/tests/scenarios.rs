@@ -157,6 +157,10 @@ fn churn_is_parsed_and_checked() {
         .clone()
         .unwrap();
     assert_eq!((c.nodes.len(), c.from.as_secs_f64()), (10, 3600.0));
+    // Named twice, a node still churns once.
+    let twice = some.replace("nodes = [\"0..10\"]", "nodes = [\"0..10\", 3, \"2..5\"]");
+    let churn = |t: &str| parse("t.toml", t).unwrap().points[0].config.churn.clone();
+    assert_eq!(churn(&twice).unwrap().nodes, (0..10).collect::<Vec<u32>>());
     let refused = [
         (
             table("uptime = \"1h\"\ndowntime = \"5m\""),
