@@ -122,8 +122,9 @@ pub struct RunOutput {
     pub next_block_wait_s: Option<f64>,
 }
 
-/// The outages [`ChurnCfg`] draws, node by node (each from its stream ("churn", node), so one
-/// node's schedule does not depend on which others churn), in time order per node.
+/// The outages [`ChurnCfg`] draws, node by node in id order (each from its stream ("churn",
+/// node), so one node's schedule does not depend on which others churn; a node listed twice
+/// churns once), in time order per node.
 pub fn churn_outages(ch: &ChurnCfg, rngs: &RngFactory) -> Vec<Crash> {
     let draw = |rng: &mut SimRng, mean: des::SimDuration| {
         let ns = rng.exponential(mean.as_nanos() as f64).round();
@@ -131,7 +132,10 @@ pub fn churn_outages(ch: &ChurnCfg, rngs: &RngFactory) -> Vec<Crash> {
     };
     let (from, until) = (SimTime::ZERO.saturating_add(ch.from), ch.until.as_nanos());
     let mut out = vec![];
-    for &n in &ch.nodes {
+    let mut nodes = ch.nodes.clone();
+    nodes.sort_unstable();
+    nodes.dedup();
+    for n in nodes {
         let mut rng = rngs.stream("churn", u64::from(n));
         let mut t = from.saturating_add(draw(&mut rng, ch.uptime));
         while t.as_nanos() < until {
