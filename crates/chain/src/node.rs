@@ -1082,6 +1082,7 @@ impl Node for ChainNode {
     /// orphan or rejected, or one from a banned peer, is dropped (its event would change
     /// nothing); one of a block it is fetching, or whose earlier announcement is already due, is
     /// recorded with its arrival time. Any other (it could start a fetch) comes as an event.
+    #[inline]
     fn absorb(&mut self, shared: &Shared, from: NodeId, msg: &ChainMsg, at: SimTime) -> bool {
         if msg.kind != MsgKind::Inv || shared.params.inv_delivery == InvDelivery::Event {
             return false;
