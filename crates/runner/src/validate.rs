@@ -192,36 +192,34 @@ fn give_up(q: f64) -> u32 {
 /// Every case of the suite.
 pub fn suite() -> Vec<Case> {
     let mut out = vec![];
-    for &gamma in &SELFISH_GAMMAS {
-        for &alpha in &SELFISH_ALPHAS {
-            let mut cfg = base(21, SELFISH_BLOCKS);
-            let mut b = ByzantineCfg::new(StrategyKind::Selfish, vec![0]);
-            b.hash_share = Some(alpha);
-            b.gamma = Some(gamma);
-            cfg.byzantine = vec![b];
-            out.push(Case::new(
-                "selfish mining revenue",
-                &format!("α={alpha} γ={gamma}"),
-                &cfg,
-                SELFISH_RUNS,
-                Kind::Selfish { alpha, gamma },
-            ));
-        }
-    }
-    for &(alpha, gamma) in &SELFISH_RETARGET {
+    // An SM1 pool of share α, γ enforced, under the difficulty rule `retarget`.
+    let selfish = |group, name: String, alpha, gamma, retarget| {
         let mut cfg = base(21, SELFISH_BLOCKS);
-        cfg.retarget = chain::Retarget::epoch(RETARGET_EVERY, 4.0);
+        cfg.retarget = retarget;
         let mut b = ByzantineCfg::new(StrategyKind::Selfish, vec![0]);
         b.hash_share = Some(alpha);
         b.gamma = Some(gamma);
         cfg.byzantine = vec![b];
-        out.push(Case::new(
-            "selfish mining revenue, retargeting",
-            &format!("α={alpha} γ={gamma}, epochs of {RETARGET_EVERY}"),
+        Case::new(
+            group,
+            &name,
             &cfg,
             SELFISH_RUNS,
             Kind::Selfish { alpha, gamma },
-        ));
+        )
+    };
+    for &gamma in &SELFISH_GAMMAS {
+        for &alpha in &SELFISH_ALPHAS {
+            let name = format!("α={alpha} γ={gamma}");
+            let fixed = chain::Retarget::FIXED;
+            out.push(selfish("selfish mining revenue", name, alpha, gamma, fixed));
+        }
+    }
+    for &(alpha, gamma) in &SELFISH_RETARGET {
+        let name = format!("α={alpha} γ={gamma}, epochs of {RETARGET_EVERY}");
+        let epochs = chain::Retarget::epoch(RETARGET_EVERY, 4.0);
+        let group = "selfish mining revenue, retargeting";
+        out.push(selfish(group, name, alpha, gamma, epochs));
     }
     for &(q, z) in &DOUBLE_SPEND {
         let g = give_up(q);
