@@ -838,9 +838,10 @@ fn cmd_trace(
     }
     let path = out.unwrap_or_else(|| dir.join("traces").join(format!("{}.csv", spec.id)));
     let file = report::AtomicFile::create(&path)?;
-    let csv = Arc::new(std::sync::Mutex::new(report::trace::TraceCsv::new(
-        file, filter,
-    )));
+    let crash_nodes = runner::trace::crash_nodes(cfg, spec.seed);
+    let csv = Arc::new(std::sync::Mutex::new(
+        report::trace::TraceCsv::new(file, filter).with_crash_nodes(crash_nodes),
+    ));
     let sink = csv.clone();
     let fresh = runner::trace::run_traced(
         cfg,

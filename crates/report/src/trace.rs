@@ -2,7 +2,7 @@
 //! narrowed to some nodes, blocks, kinds or a time window.
 
 use des::{SimTime, TraceRecord};
-use runner::trace::{describe, Described};
+use runner::trace::{describe_in, Described};
 use serde::Serialize;
 use std::io::Write;
 
@@ -70,6 +70,9 @@ pub struct TraceCsv<W: Write> {
     pub written: u64,
     /// The first write that failed (writing stops there).
     pub error: Option<csv::Error>,
+    /// The run's outages' nodes (`runner::trace::crash_nodes`), so `--node` finds a node's
+    /// crashes and restarts.
+    crash_nodes: Vec<u32>,
 }
 
 impl<W: Write> TraceCsv<W> {
@@ -85,12 +88,19 @@ impl<W: Write> TraceCsv<W> {
             seen: 0,
             written: 0,
             error,
+            crash_nodes: vec![],
         }
+    }
+
+    /// With the run's outages' nodes (`runner::trace::crash_nodes`).
+    pub fn with_crash_nodes(mut self, nodes: Vec<u32>) -> Self {
+        self.crash_nodes = nodes;
+        self
     }
 
     pub fn record(&mut self, r: &TraceRecord) {
         self.seen += 1;
-        let d = describe(r);
+        let d = describe_in(r, &self.crash_nodes);
         if self.error.is_some() || !self.filter.keeps(r, &d) {
             return;
         }
@@ -125,6 +135,7 @@ impl<W: Write> TraceCsv<W> {
 mod tests {
     use super::*;
     use des::kernel::{TRACE_CONTROL, TRACE_MSG_BASE, TRACE_OUTCOME, TRACE_TIMER};
+    use runner::trace::describe;
 
     fn rec(t: u64, kind: u8, src: u32, dst: u32, payload: u64) -> TraceRecord {
         TraceRecord {
@@ -233,6 +244,34 @@ mod tests {
             }),
             1
         );
+    }
+
+    /// Given the run's outages' nodes, `--node` finds a node's crashes and restarts (their
+    /// records carry only the outage's index); without them, no node is theirs.
+    #[test]
+    fn a_nodes_crashes_and_restarts_are_its_records() {
+        let tag = |kind: u64, i: u64| net::NET_CONTROL | (kind << 32) | i;
+        let records = [
+            rec(1_000, TRACE_CONTROL, 0, 0, tag(2, 1)), // crash of outage 1
+            rec(2_000, TRACE_CONTROL, 0, 0, tag(3, 1)), // its restart
+            rec(3_000, TRACE_CONTROL, 0, 0, tag(2, 0)), // crash of outage 0
+        ];
+        let filter = TraceFilter {
+            nodes: vec![7],
+            ..TraceFilter::default()
+        };
+        let rows = |nodes: Vec<u32>| {
+            let mut w = TraceCsv::new(vec![], filter.clone()).with_crash_nodes(nodes);
+            for r in &records {
+                w.record(r);
+            }
+            let out = String::from_utf8(w.finish().unwrap()).unwrap();
+            out.lines().skip(1).map(String::from).collect::<Vec<_>>()
+        };
+        let kept = rows(vec![5, 7]);
+        assert_eq!(kept.len(), 2, "{kept:?}");
+        assert!(kept[0].ends_with("control,crash,") && kept[1].ends_with("control,restart,"));
+        assert!(rows(vec![]).is_empty());
     }
 
     #[test]

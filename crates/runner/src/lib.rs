@@ -122,6 +122,23 @@ pub struct RunOutput {
     pub next_block_wait_s: Option<f64>,
 }
 
+/// Every outage of a run, in the network's order (its crash and restart events name them by
+/// index): the scheduled `crashes`, then those churn draws.
+pub fn outages(cfg: &RunConfig, rngs: &RngFactory) -> Vec<Crash> {
+    let at = |d: des::SimDuration| SimTime::ZERO.saturating_add(d);
+    let mut out: Vec<Crash> = (cfg.crashes.iter())
+        .map(|c| Crash {
+            node: NodeId(c.node),
+            at: at(c.at),
+            restart: c.restart.map(at),
+        })
+        .collect();
+    if let Some(ch) = &cfg.churn {
+        out.extend(churn_outages(ch, rngs));
+    }
+    out
+}
+
 /// The outages [`ChurnCfg`] draws, node by node in id order (each from its stream ("churn",
 /// node), so one node's schedule does not depend on which others churn; a node listed twice
 /// churns once), in time order per node.
@@ -293,18 +310,7 @@ pub fn build(
             )
         })
         .collect();
-    let mut crashes: Vec<Crash> = cfg
-        .crashes
-        .iter()
-        .map(|c| Crash {
-            node: NodeId(c.node),
-            at: at(c.at),
-            restart: c.restart.map(at),
-        })
-        .collect();
-    if let Some(ch) = &cfg.churn {
-        crashes.extend(churn_outages(ch, &rngs));
-    }
+    let crashes = outages(cfg, &rngs);
     let netcfg = NetConfig {
         latency: cfg.latency.clone(),
         bandwidth,

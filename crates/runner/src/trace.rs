@@ -30,12 +30,25 @@ pub struct Described {
     /// The block a message, timer or creation is about.
     pub block: Option<u32>,
     /// The nodes it happens at: a message's sender and receiver, a timer's replica, a block's
-    /// miner (none for controls).
+    /// miner, a crash's or restart's node (given the run's [`crash_nodes`]; none for other
+    /// controls).
     pub nodes: [Option<u32>; 2],
+}
+
+/// The node of each of a run's outages, by the index its crash and restart events carry.
+pub fn crash_nodes(cfg: &RunConfig, seed: u64) -> Vec<u32> {
+    (crate::outages(cfg, &des::RngFactory::new(seed)).iter())
+        .map(|c| c.node.0)
+        .collect()
 }
 
 /// Names a record of a chainsim run's trace.
 pub fn describe(r: &TraceRecord) -> Described {
+    describe_in(r, &[])
+}
+
+/// [`describe`], with the run's [`crash_nodes`]: a crash or restart is at its node.
+pub fn describe_in(r: &TraceRecord, crash_nodes: &[u32]) -> Described {
     let block = Some(r.payload as u32);
     match r.kind {
         TRACE_TIMER => {
@@ -51,7 +64,10 @@ pub fn describe(r: &TraceRecord) -> Described {
             event: "control",
             kind: control_meaning(r.payload),
             block: None,
-            nodes: [None, None],
+            nodes: match net::net_control_meaning(r.payload) {
+                Some(("crash" | "restart", i)) => [crash_nodes.get(i).copied(), None],
+                _ => [None, None],
+            },
         },
         TRACE_OUTCOME => Described {
             event: "created",
