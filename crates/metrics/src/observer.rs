@@ -515,10 +515,6 @@ impl Observer {
         self.recheck_all(now);
     }
 
-    fn honest_nodes(&self) -> usize {
-        self.honest_total as usize
-    }
-
     /// Adds the time since the last change in the count of honest nodes online.
     fn account_online(&mut self, now: SimTime) {
         let dt = now.saturating_since(self.online_since).as_nanos();
@@ -647,7 +643,7 @@ impl Observer {
             consistency: share,
             prefix_depth: self.prefix_depth(store),
             tips: self.live_tips.len() as u32,
-            online: f64::from(self.honest_online) / self.honest_nodes().max(1) as f64,
+            online: f64::from(self.honest_online) / f64::from(self.honest_total.max(1)),
         });
     }
 
@@ -874,7 +870,7 @@ impl Observer {
             vec![]
         };
         self.account_online(now);
-        let honest_nodes = self.honest_nodes() as u128;
+        let honest_nodes = u128::from(self.honest_total);
         let honest_online_mean = match honest_nodes * u128::from(now.as_nanos()) {
             0 => 1.0,
             all => self.online_node_ns as f64 / all as f64,
