@@ -361,7 +361,6 @@ mod tests {
         check_against_reference(12, 22, 10, 3);
     }
 
-    /// Pushes a few ns apart, before and after pending ones: time order, FIFO among equal times.
     /// A wave of events passes through several buckets on its way out; none of them keeps
     /// room for more than `KEEP` once it has emptied (they used to keep their peak, so a large
     /// run's memory grew with every block), and the events still come out in order.
@@ -386,6 +385,7 @@ mod tests {
         }
     }
 
+    /// Pushes a few ns apart, before and after pending ones: time order, FIFO among equal times.
     #[test]
     fn close_pushes_keep_time_order_and_fifo() {
         let mut q = EventQueue::new();
