@@ -702,10 +702,12 @@ impl ChainNode {
     }
 
     /// Absorbed announcements this replica applied at the very nanosecond of another event it
-    /// handled (or of its restart): as events, the two would have come in the order they were
-    /// sent, while absorbed the announcement counts as first. Rounded latencies (SimBlock's
-    /// whole milliseconds) make such ties common, continuous ones next to never; where one
-    /// happened, `inv_delivery = "event"` may take a different, equally valid path.
+    /// handled (or of its restart), or by a wake-up that shared its nanosecond with another
+    /// event at any node: as events, they would have come in the order they were sent, while
+    /// absorbed the announcement counts as first, or as of when its wake-up was set. Rounded
+    /// latencies (SimBlock's whole milliseconds) make such ties common, continuous ones next
+    /// to never; where one happened, `inv_delivery = "event"` may take a different, equally
+    /// valid path.
     pub fn same_instant_announcements(&self) -> u64 {
         self.rare.as_ref().map_or(0, |r| r.same_instant)
     }
@@ -1024,6 +1026,11 @@ impl Node for ChainNode {
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, id: TimerId, tag: u64) {
         let b = BlockId(tag as u32);
         if tag & WAKE != 0 {
+            // The wake stands in for its announcement's event, which would have been ordered
+            // among any other events at this nanosecond (at any node) by when it was sent.
+            if ctx.instant_shared() {
+                self.same_instant(1);
+            }
             self.woken(b, ctx.now());
             self.catch_up_from(ctx, b, true);
             self.rewake(ctx, b);

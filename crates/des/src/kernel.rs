@@ -74,6 +74,8 @@ pub struct Kernel<M> {
     /// Control events queued (they are never cancelled).
     controls: usize,
     stop: Option<StopReason>,
+    /// The times of the previous live event and of the current one.
+    times: [Option<SimTime>; 2],
 }
 
 impl<M: Message> Kernel<M> {
@@ -87,6 +89,7 @@ impl<M: Message> Kernel<M> {
             skipped: 0,
             controls: 0,
             stop: None,
+            times: [None; 2],
         }
     }
 
@@ -148,8 +151,23 @@ impl<M: Message> Kernel<M> {
                 }
             }
             self.processed += 1;
+            self.times = [self.times[1], Some(t)];
             return Ok((t, ev));
         }
+    }
+
+    /// Whether another live event shares the current event's very nanosecond: the one before
+    /// it, or one still queued (the order among such events is their insertion order, so a
+    /// handler standing in for another event may be ordered otherwise than it would have been).
+    #[inline]
+    pub fn instant_shared(&self) -> bool {
+        let now = self.now();
+        let timers = &self.timers;
+        self.times[0] == Some(now)
+            || (self.queue).live_at_now(&|e: &Event<M>| match e {
+                Event::Timer { id, .. } => timers.is_live(*id),
+                _ => true,
+            })
     }
 
     /// Adds a runner-level outcome to the trace (not counted as an event).
@@ -248,6 +266,36 @@ mod tests {
         assert_eq!(k.pending(), 0);
         assert_eq!(k.next_event().unwrap_err(), StopReason::Drained);
         assert_eq!(k.events_processed(), 1);
+    }
+
+    /// An event shares its instant with the live event before it or one still queued at the
+    /// same nanosecond; a cancelled timer there does not count, nor do events a nanosecond
+    /// apart.
+    #[test]
+    fn instant_shared_sees_live_events_at_the_same_nanosecond() {
+        let mut k: Kernel<M> = Kernel::new(Limits::default());
+        let (dead, n) = (k.timers.alloc(), NodeId(0));
+        let at = |ns| SimTime::from_nanos(ns);
+        let timer = |id| Event::Timer {
+            node: n,
+            id,
+            tag: 0,
+        };
+        k.schedule(at(5), Event::Control(1));
+        k.schedule(at(5), Event::Control(2));
+        k.schedule(at(6), Event::Control(3));
+        k.schedule(at(7), Event::Control(4));
+        k.schedule(at(7), timer(dead));
+        k.timers.cancel(dead);
+        k.schedule(at(8), Event::Control(5));
+        let mut seen = vec![];
+        while let Ok((t, _)) = k.next_event() {
+            seen.push((t.as_nanos(), k.instant_shared()));
+        }
+        assert_eq!(
+            seen,
+            [(5, true), (5, true), (6, false), (7, false), (8, false)]
+        );
     }
 
     /// `pending_activity` counts messages and live timers, not control events, as they are

@@ -174,12 +174,13 @@ pub struct Ctx<'a, T: Node + ?Sized> {
     pub shared: &'a T::Shared,
     out: &'a mut Outbox<T::Msg, T::Note>,
     timers: &'a mut TimerTable,
+    instant_shared: bool,
 }
 
 impl<'a, T: Node + ?Sized> Ctx<'a, T> {
     pub fn new(
         id: NodeId,
-        now: SimTime,
+        (now, instant_shared): (SimTime, bool),
         (own, factory, common): (&'a mut LazyStream, RngFactory, &'a mut SimRng),
         shared: &'a T::Shared,
         out: &'a mut Outbox<T::Msg, T::Note>,
@@ -194,6 +195,7 @@ impl<'a, T: Node + ?Sized> Ctx<'a, T> {
             shared,
             out,
             timers,
+            instant_shared,
         }
     }
     #[inline]
@@ -208,6 +210,12 @@ impl<'a, T: Node + ?Sized> Ctx<'a, T> {
     #[inline]
     pub fn now(&self) -> SimTime {
         self.now
+    }
+    /// Another event is handled at this very nanosecond (anywhere: before this handler, or
+    /// still to come), so the order among them is their insertion order.
+    #[inline]
+    pub fn instant_shared(&self) -> bool {
+        self.instant_shared
     }
     /// Drops the connection to `peer`, which learns it at once ([`Node::on_disconnect`]).
     pub fn disconnect(&mut self, peer: NodeId) {

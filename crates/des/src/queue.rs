@@ -217,6 +217,13 @@ impl<E> EventQueue<E> {
         self.len
     }
 
+    /// Whether an event still queued at the last popped time is `live` (O(events queued at
+    /// that very time), usually none).
+    #[inline]
+    pub fn live_at_now(&self, live: &impl Fn(&E) -> bool) -> bool {
+        self.last == self.now.as_nanos() && self.front.iter().any(live)
+    }
+
     /// Events dropped so far because they were no longer live.
     pub fn dropped(&self) -> u64 {
         self.dropped

@@ -151,7 +151,7 @@ impl<N: Node> World<N> {
         let now = self.kernel.now();
         let mut ctx = Ctx::new(
             node,
-            now,
+            (now, self.kernel.instant_shared()),
             (
                 &mut self.rngs[node.idx()],
                 self.factory,

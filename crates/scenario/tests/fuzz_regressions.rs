@@ -58,3 +58,53 @@ delay = "60s"
     // absorbed, and what followed differed.
     assert_ne!(event.net.messages, absorbed.net.messages);
 }
+
+/// Fuzz case 86711 (minimised): SimBlock's whole-millisecond latencies, and fetches given up
+/// after one request, so absorbed announcements come back as wake-up timers. Two replicas' wake-ups
+/// fired at the same nanosecond and sent their getdata to the same peer; as events the two
+/// announcements were ordered by when they were sent, as wake-ups by when the timers were set,
+/// so the getdatas — and what followed — came in the other order. Nothing was counted: each
+/// wake-up applied only its own announcement, and the tie was between two replicas. A wake-up
+/// that shares its nanosecond with another event anywhere now counts.
+#[test]
+fn fuzz_86711_wake_ups_at_one_nanosecond_at_two_replicas_are_counted() {
+    let text = r#"
+name = "fuzz86711"
+
+[stop]
+blocks = 10
+
+[network]
+nodes = 40
+topology = "regional"
+latency_spread = "simblock"
+
+[consensus]
+block_size = "1MB"
+request_timeout = "5s"
+max_attempts = 1
+
+[[network.regions]]
+name = "a"
+share = 0.6
+upload = "19Mbit/s"
+
+[[network.regions]]
+name = "b"
+share = 0.4
+upload = "5Mbit/s"
+"#;
+    let plan = scenario::parse("fuzz86711.toml", text).unwrap();
+    let mut cfg = plan.points[0].config.clone();
+    let seed = plan.runs[0].seed;
+    let absorbed = runner::run_one(&cfg, seed).unwrap();
+    cfg.chain.inv_delivery = InvDelivery::Event;
+    let event = runner::run_one(&cfg, seed).unwrap();
+    assert!(
+        absorbed.net.same_instant_announcements > 0,
+        "the tie is counted"
+    );
+    assert_eq!(event.net.same_instant_announcements, 0);
+    // The two paths part here (the premise of the case).
+    assert_ne!(event.net.messages, absorbed.net.messages);
+}
