@@ -22,12 +22,14 @@ Runs ending `unsettled` that nothing explains are listed and kept; those explain
 counted: replicas cut apart (crashes, a partition, bans), replicas behind for a fetch they gave
 up, an upload link still booked past the end (a sender asked for more than its bandwidth
 carries), replicas still fetching, messages still in flight, no hash power left for a tie-break
-block, a tie-break block not due within the settle window (a difficulty climbed too far), or a
-network that went quiet too late for one. Cases run in a temporary folder; failed
+block, a tie-break block with a chance of 1 % or more not to come within the settle window (a
+difficulty climbed too far, or a mean wait not far below the window), or a network that went
+quiet too late for one. Cases run in a temporary folder; failed
 and unsettled ones are kept there.
 The seed of case i is i: rerun one with `python3 scripts/fuzz.py i 1`.
 """
 import json
+import math
 import random
 import shutil
 import subprocess
@@ -257,13 +259,23 @@ def check(i: int, work: Path):
     elif reason == "unsettled" and a["network"].get("in_flight_s", 0) > 0:
         reason = "unsettled, in flight"
     elif (reason == "unsettled" and m.get("final_tips", 0) > 1
-          and (m.get("next_block_wait_s") or 0)
-          > m["sim_time_s"] - max(m.get("busy_until_s") or 0, m.get("mining_stopped_s") or 0)):
+          and no_tie_break_chance(m) >= 0.01):
         reason = "unsettled, tie-break not due"
     elif (reason == "unsettled" and m.get("final_tips", 0) > 1
           and (m.get("busy_until_s") or 0) >= (m.get("mining_stopped_s") or 0)):
         reason = "unsettled, quiet too late"
     return problems, reason
+
+
+def no_tie_break_chance(m):
+    """The chance that no tie-break block comes between the network's quiet (or mining's stop)
+    and the end: the wait for one is exponential with mean `next_block_wait_s` (fuzz case
+    89638: a mean of 2,296 s in a 6,000 s window, missed with a chance of 7 %)."""
+    wait = m.get("next_block_wait_s") or 0
+    window = m["sim_time_s"] - max(m.get("busy_until_s") or 0, m.get("mining_stopped_s") or 0)
+    if wait <= 0:
+        return 0.0
+    return math.exp(-max(window, 0) / wait)
 
 
 def main():
