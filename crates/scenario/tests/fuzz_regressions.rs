@@ -2,6 +2,16 @@
 
 use chain::InvDelivery;
 
+/// The scenario's first run, with announcements absorbed (the default) and as events.
+fn both_deliveries(file: &str, text: &str) -> (runner::RunOutput, runner::RunOutput) {
+    let plan = scenario::parse(file, text).unwrap();
+    let mut cfg = plan.points[0].config.clone();
+    let seed = plan.runs[0].seed;
+    let absorbed = runner::run_one(&cfg, seed).unwrap();
+    cfg.chain.inv_delivery = InvDelivery::Event;
+    (absorbed, runner::run_one(&cfg, seed).unwrap())
+}
+
 /// Fuzz case 73308 (minimised): on continuous latencies, a compact block delayed 60 s by an
 /// attacker and another peer's announcement reached node 35 at the same nanosecond. As events
 /// the block came first (it was sent first), so node 35 relayed its own announcement to that
@@ -43,12 +53,7 @@ strategy = "delay"
 nodes = [19, 58]
 delay = "60s"
 "#;
-    let plan = scenario::parse("fuzz73308.toml", text).unwrap();
-    let mut cfg = plan.points[0].config.clone();
-    let seed = plan.runs[0].seed;
-    let absorbed = runner::run_one(&cfg, seed).unwrap();
-    cfg.chain.inv_delivery = InvDelivery::Event;
-    let event = runner::run_one(&cfg, seed).unwrap();
+    let (absorbed, event) = both_deliveries("fuzz73308.toml", text);
     assert_eq!(absorbed.net.same_instant_announcements, 1);
     assert_eq!(
         event.net.same_instant_announcements, 0,
@@ -94,12 +99,7 @@ name = "b"
 share = 0.4
 upload = "5Mbit/s"
 "#;
-    let plan = scenario::parse("fuzz86711.toml", text).unwrap();
-    let mut cfg = plan.points[0].config.clone();
-    let seed = plan.runs[0].seed;
-    let absorbed = runner::run_one(&cfg, seed).unwrap();
-    cfg.chain.inv_delivery = InvDelivery::Event;
-    let event = runner::run_one(&cfg, seed).unwrap();
+    let (absorbed, event) = both_deliveries("fuzz86711.toml", text);
     assert!(
         absorbed.net.same_instant_announcements > 0,
         "the tie is counted"
