@@ -94,7 +94,11 @@ pub fn unfinished(r: &RunRecord) -> Option<String> {
                          them had a {:.0} % chance of not coming in that time{}",
                         match wait / 86_400.0 {
                             d if d >= 2.0 => format!("{d:.0} days"),
-                            _ => des::SimDuration::from_secs_f64(wait.round()).to_string(),
+                            // Whole seconds (a draw's nanoseconds say nothing here).
+                            _ if wait >= 1.0 => {
+                                des::SimDuration::from_secs_f64(wait.round()).to_string()
+                            }
+                            _ => des::SimDuration::from_secs_f64(wait).to_string(),
                         },
                         m.final_difficulty,
                         100.0 * (-quiet / wait).exp(),
