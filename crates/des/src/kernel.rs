@@ -74,8 +74,9 @@ pub struct Kernel<M> {
     /// Control events queued (they are never cancelled).
     controls: usize,
     stop: Option<StopReason>,
-    /// The times of the previous live event and of the current one.
-    times: [Option<SimTime>; 2],
+    /// The time of the current live event, and of the one before it.
+    current: Option<SimTime>,
+    previous: Option<SimTime>,
 }
 
 impl<M: Message> Kernel<M> {
@@ -89,7 +90,8 @@ impl<M: Message> Kernel<M> {
             skipped: 0,
             controls: 0,
             stop: None,
-            times: [None; 2],
+            current: None,
+            previous: None,
         }
     }
 
@@ -151,7 +153,7 @@ impl<M: Message> Kernel<M> {
                 }
             }
             self.processed += 1;
-            self.times = [self.times[1], Some(t)];
+            self.previous = self.current.replace(t);
             return Ok((t, ev));
         }
     }
@@ -163,7 +165,7 @@ impl<M: Message> Kernel<M> {
     pub fn instant_shared(&self) -> bool {
         let now = self.now();
         let timers = &self.timers;
-        self.times[0] == Some(now)
+        self.previous == Some(now)
             || (self.queue).live_at_now(&|e: &Event<M>| match e {
                 Event::Timer { id, .. } => timers.is_live(*id),
                 _ => true,

@@ -80,12 +80,11 @@ pub fn unfinished(r: &RunRecord) -> Option<String> {
                 .chain(r.metrics.mining_stopped_s)
                 .fold(0.0, f64::max);
             let quiet = (r.metrics.sim_time_s - quiet_since).max(0.0);
+            // The chance of no block in `quiet` when one comes every `wait` on average.
+            let missed = |wait: f64| (-quiet / wait).exp();
             let slow = match r.metrics.next_block_wait_s {
                 Some(wait)
-                    if m.final_tips > 1
-                        && !explained
-                        && wait > 0.0
-                        && (-quiet / wait).exp() >= MISS =>
+                    if m.final_tips > 1 && !explained && wait > 0.0 && missed(wait) >= MISS =>
                 {
                     format!(
                         "; at the end a block came only every {} on average (difficulty {:.3} \
@@ -101,7 +100,7 @@ pub fn unfinished(r: &RunRecord) -> Option<String> {
                             _ => des::SimDuration::from_secs_f64(wait).to_string(),
                         },
                         m.final_difficulty,
-                        100.0 * (-quiet / wait).exp(),
+                        100.0 * missed(wait),
                         if wait > quiet {
                             " (it was not due yet)"
                         } else {
