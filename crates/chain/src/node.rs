@@ -311,6 +311,16 @@ pub enum ChainNote {
     /// The replica stopped fetching the block: `max_attempts` requests failed, or nobody was
     /// left to ask. It fetches it again only if it is announced again (or a child arrives).
     GaveUp(BlockId),
+    /// This many absorbed announcements were applied at the very nanosecond of another event
+    /// the replica handled (or of its restart), or by a wake-up that shared its nanosecond
+    /// with another event at any node: as events, they would have come in the order they were
+    /// sent, while absorbed the announcement counts as first, or as of when its wake-up was
+    /// set. Rounded latencies (SimBlock's whole milliseconds) make such ties common,
+    /// continuous ones next to never; where one happened, `inv_delivery = "event"` may take a
+    /// different, equally valid path. (A note, not replica state: kept on the replica, the
+    /// count made its rarely used state exist at most replicas, and every absorbed message
+    /// looked there: an eighth of bitcoin-2019's L1 data misses, a tenth of its time.)
+    SameInstant(u64),
 }
 
 /// An absorbed announcement: `peer` announced `block`, arriving at `at`.
@@ -354,9 +364,6 @@ struct Rare {
     /// Peers this node is no longer connected to, and since when (ignored from then on): ones
     /// that sent it an invalid block, under `OnInvalid::Ban`, and ones that banned it.
     banned: Vec<(NodeId, SimTime)>,
-    /// Absorbed announcements applied at the very nanosecond of another event (see
-    /// [`ChainNode::same_instant_announcements`]).
-    same_instant: u64,
 }
 
 impl Rare {
@@ -564,6 +571,13 @@ impl ChainNode {
         self.rare.as_ref().is_some_and(|r| r.rejected.contains(&b))
     }
 
+    /// Whether the replica allocated the state that only bans, rejections, invalid blocks of
+    /// its own and GHOST need (honest replicas of a plain run keep without it, so asking
+    /// whether a sender is banned costs no cache miss).
+    pub fn holds_rare_state(&self) -> bool {
+        self.rare.is_some()
+    }
+
     fn rare(&mut self) -> &mut Rare {
         self.rare.get_or_insert_with(Default::default)
     }
@@ -686,7 +700,7 @@ impl ChainNode {
         while let Some((i, a)) = self.first_pending(b).filter(|(_, a)| a.at <= ctx.now()) {
             self.pending.remove(i);
             if a.at == ctx.now() && !std::mem::replace(&mut waking, false) {
-                self.same_instant(1);
+                Self::same_instant(ctx, 1);
             }
             if self.heard(&a) {
                 self.inv_arrived(ctx, a.peer, b);
@@ -694,22 +708,12 @@ impl ChainNode {
         }
     }
 
-    /// Counts `n` absorbed announcements applied at the very nanosecond of another event.
-    fn same_instant(&mut self, n: u64) {
+    /// Reports `n` absorbed announcements applied at the very nanosecond of another event
+    /// ([`ChainNote::SameInstant`]).
+    fn same_instant(ctx: &mut Ctx<'_, Self>, n: u64) {
         if n > 0 {
-            self.rare().same_instant += n;
+            ctx.note(ChainNote::SameInstant(n));
         }
-    }
-
-    /// Absorbed announcements this replica applied at the very nanosecond of another event it
-    /// handled (or of its restart), or by a wake-up that shared its nanosecond with another
-    /// event at any node: as events, they would have come in the order they were sent, while
-    /// absorbed the announcement counts as first, or as of when its wake-up was set. Rounded
-    /// latencies (SimBlock's whole milliseconds) make such ties common, continuous ones next
-    /// to never; where one happened, `inv_delivery = "event"` may take a different, equally
-    /// valid path.
-    pub fn same_instant_announcements(&self) -> u64 {
-        self.rare.as_ref().map_or(0, |r| r.same_instant)
     }
 
     /// What [`Self::catch_up`] does while `b` is being fetched (every arrival files its
@@ -717,7 +721,8 @@ impl ChainNode {
     /// called only as `b` arrives for a fetch, and from then on `b`'s announcers are only
     /// marked as peers to skip (idempotent) and forgotten. (A membership check per entry made
     /// this quadratic in the node's degree: 4 % of bitcoin-2019's instructions.)
-    fn file_arrived(&mut self, b: BlockId, now: SimTime) {
+    /// Returns how many of them arrived at `now` exactly.
+    fn file_arrived(&mut self, b: BlockId, now: SimTime) -> u64 {
         let (rare, announcers) = (&self.rare, &mut self.announcers);
         let mut ties = 0;
         self.pending.retain(|a| {
@@ -730,7 +735,7 @@ impl ChainNode {
             }
             false
         });
-        self.same_instant(ties);
+        ties
     }
 
     /// An announcement event for `b` arrived (or its wake fired): it is no longer to come.
@@ -781,7 +786,8 @@ impl ChainNode {
         if self.fetching(b) && b.idx() < ctx.shared.store.len() {
             // The fetch ends here and the block is settled whatever it turns out to be, so
             // its announcers are only ever read as a set from now on: file them unsorted.
-            self.file_arrived(b, ctx.now());
+            let ties = self.file_arrived(b, ctx.now());
+            Self::same_instant(ctx, ties);
         } else {
             self.catch_up(ctx, b);
         }
@@ -1029,7 +1035,7 @@ impl Node for ChainNode {
             // The wake stands in for its announcement's event, which would have been ordered
             // among any other events at this nanosecond (at any node) by when it was sent.
             if ctx.instant_shared() {
-                self.same_instant(1);
+                Self::same_instant(ctx, 1);
             }
             self.woken(b, ctx.now());
             self.catch_up_from(ctx, b, true);
@@ -1074,7 +1080,7 @@ impl Node for ChainNode {
         self.inflight.clear();
         self.announcers.clear();
         let ties = self.pending.iter().filter(|a| a.at == now).count() as u64;
-        self.same_instant(ties);
+        Self::same_instant(ctx, ties);
         self.pending.retain(|a| a.at > now);
         self.wakes.retain(|w| w.1 > now);
         let mut blocks: Vec<BlockId> = self.pending.iter().map(|a| a.block).collect();

@@ -485,6 +485,8 @@ impl Observer {
                 self.check_recovered(now);
             }
             ChainNote::Rejected { .. } => self.rejected += 1,
+            // The runner counts these (they are about the delivery mode, not the chain).
+            ChainNote::SameInstant(_) => {}
             ChainNote::GaveUp(b) => {
                 if self.counts(node) {
                     self.abandoned += 1;

@@ -145,6 +145,9 @@ pub struct ChainDriver {
     bound: u64,
     /// Wins thinned away: their miner worked at a difficulty above `bound`.
     pub thinned_wins: u64,
+    /// Absorbed announcements applied at the very nanosecond of another event, as the
+    /// replicas reported them ([`ChainNote::SameInstant`]).
+    pub same_instant_announcements: u64,
     /// The generation of the win drawn and still to come, if one is (see [`MINE_GEN`]).
     pending_mine: Option<u64>,
     mine_gen: u64,
@@ -211,6 +214,7 @@ impl ChainDriver {
             interval_ns: interval.as_nanos() as f64,
             bound: GENESIS_DIFFICULTY,
             thinned_wins: 0,
+            same_instant_announcements: 0,
             pending_mine: None,
             mine_gen: 0,
             hash_changes: vec![],
@@ -588,6 +592,11 @@ impl Driver<ChainNode> for ChainDriver {
     }
 
     fn on_note(&mut self, world: &mut World<ChainNode>, node: NodeId, note: ChainNote) {
+        if let ChainNote::SameInstant(n) = note {
+            // About the delivery mode, not the chain: it changes no replica's template.
+            self.same_instant_announcements += n;
+            return;
+        }
         self.observer
             .note(world.now(), &world.shared.store, node, note);
         // What a replica mines on changes only in its handlers, and every such change comes

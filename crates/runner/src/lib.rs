@@ -58,7 +58,7 @@ pub struct NetSummary {
     #[serde(default)]
     pub absorbed: u64,
     /// Of those, announcements applied at the very nanosecond of another event at their
-    /// receiver (`chain::ChainNode::same_instant_announcements`): where this is above 0,
+    /// receiver (`chain::ChainNote::SameInstant`): where this is above 0,
     /// `inv_delivery = "event"` may order the two differently.
     #[serde(default)]
     pub same_instant_announcements: u64,
@@ -463,9 +463,7 @@ fn run_inner(
         by_kind,
         delivered: s.delivered,
         absorbed: s.absorbed,
-        same_instant_announcements: (world.nodes.iter())
-            .map(ChainNode::same_instant_announcements)
-            .sum(),
+        same_instant_announcements: driver.same_instant_announcements,
         dropped,
         duplicated: s.duplicated.iter().sum(),
         delayed: s.delayed.iter().sum(),

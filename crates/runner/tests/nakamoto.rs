@@ -832,3 +832,23 @@ fn history(cfg: &RunConfig, seed: u64) -> Vec<(SimTime, NodeId, ChainNote)> {
     net::run(&mut world, &mut rec);
     rec.1
 }
+
+/// Regression (bitcoin-2019 profile, 2026-12-02): the same-instant tie count lived in each
+/// replica's rarely used state, so with whole-millisecond latencies that state existed at most
+/// replicas and every absorbed announcement paid a cache miss asking whether its sender was
+/// banned. Ties are counted through notes now, and plain honest replicas keep no rare state.
+#[test]
+fn same_instant_ties_are_counted_without_rare_state() {
+    let mut cfg = RunConfig::quickstart();
+    cfg.nodes = 60;
+    cfg.hash_power = HashPower::equal(60);
+    cfg.latency = Latency::constant(SimDuration::from_millis(50));
+    cfg.chain.relay = Relay::InvGetData;
+    cfg.stop_blocks = Some(30);
+    let (mut world, mut driver, honest) = runner::build(&cfg, 5).unwrap();
+    net::run(&mut world, &mut driver);
+    runner::check_safety(&world, &honest).unwrap();
+    assert!(driver.same_instant_announcements > 0, "no tie to count");
+    let holding = world.nodes.iter().filter(|n| n.holds_rare_state()).count();
+    assert_eq!(holding, 0, "{holding} replicas hold rare state");
+}
