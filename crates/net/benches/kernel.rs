@@ -1,9 +1,14 @@
-//! Kernel throughput: a hot-potato message-passing workload on 10,000 nodes.
-//! Reports events per second (divan's "items"). Run: `cargo bench -p net --bench kernel`.
+//! Kernel throughput: a hot-potato message-passing workload on 10,000 nodes, and the latency
+//! draw every message costs. Reports events (draws) per second (divan's "items").
+//! Run: `cargo bench -p net --bench kernel`.
+//!
+//! Together they are a floor under any run of the message-level model: each event costs at least
+//! a potato hop (queue, dispatch, trace hash, a send) and each message at least one draw, before
+//! any protocol work. `scripts/bench.sh` prints that floor for the reference networks.
 
-use des::{Limits, SimDuration, SimTime};
-use net::World;
+use des::{Limits, RngFactory, SimDuration, SimTime};
 use net::testkit::{NoDriver, Potato, plain, potato_world, regular8};
+use net::{Latency, LatencySampler, Spread, World, assign_regions};
 
 const NODES: u32 = 10_000;
 const STARTERS: u32 = 1_000;
@@ -15,6 +20,11 @@ fn main() {
 
 fn world() -> World<Potato> {
     world_with(plain(SimDuration::from_millis(50)))
+}
+
+/// The same on 1,000 nodes (bitcoin-2019's size, whose node state stays in cache).
+fn world_1k() -> World<Potato> {
+    world_sized(1_000, plain(SimDuration::from_millis(50)))
 }
 
 /// Latencies of 10–500 µs: every event is scheduled within a millisecond of the current time,
@@ -30,7 +40,11 @@ fn sub_ms_world() -> World<Potato> {
 }
 
 fn world_with(cfg: net::NetConfig) -> World<Potato> {
-    let nodes = (0..NODES)
+    world_sized(NODES, cfg)
+}
+
+fn world_sized(n: u32, cfg: net::NetConfig) -> World<Potato> {
+    let nodes = (0..n)
         .map(|_| Potato {
             random_hops: false,
             ..Potato::new(STARTERS, HOPS)
@@ -40,7 +54,7 @@ fn world_with(cfg: net::NetConfig) -> World<Potato> {
         max_events: u64::MAX,
         end_time: SimTime::MAX,
     };
-    potato_world(regular8(NODES, 1), nodes, cfg, 1, limits)
+    potato_world(regular8(n, 1), nodes, cfg, 1, limits)
 }
 
 fn workload(mut w: World<Potato>) -> u64 {
@@ -67,6 +81,66 @@ fn potato_10k_nodes(b: divan::Bencher) {
 }
 
 #[divan::bench(sample_count = 5)]
+fn potato_1k_nodes(b: divan::Bencher) {
+    bench(b, world_1k);
+}
+
+#[divan::bench(sample_count = 5)]
 fn potato_10k_nodes_sub_ms_latency(b: divan::Bencher) {
     bench(b, sub_ms_world);
+}
+
+/// bitcoin-2019's latency model (`scenarios/bitcoin-2019.toml`): SimBlock's region × region
+/// means in ms, each message drawn from SimBlock's Pareto.
+const BITCOIN_2019_MS: [[u64; 6]; 6] = [
+    [32, 124, 184, 198, 151, 189],
+    [124, 11, 227, 237, 252, 294],
+    [184, 227, 88, 325, 301, 322],
+    [198, 237, 325, 85, 58, 198],
+    [151, 252, 301, 58, 12, 126],
+    [189, 294, 322, 198, 126, 16],
+];
+const BITCOIN_2019_SHARES: [f64; 6] = [0.3316, 0.4998, 0.0090, 0.1177, 0.0224, 0.0195];
+const DRAW_NODES: u32 = 1_000;
+const DRAWS: u64 = 2_000_000;
+/// Messages one sender sends in a row (bitcoin-2019: ~12 per replica and block).
+const BURST: u64 = 12;
+
+/// SimBlock-spread latency draws between bitcoin-2019's regions, from the network's one latency
+/// stream as a broadcast draws them: senders take turns sending `BURST` messages to
+/// pseudo-random receivers. The per-message cost no message escapes (an absorbed announcement
+/// still draws its arrival time).
+#[divan::bench(sample_count = 5)]
+fn simblock_latency_draws(b: divan::Bencher) {
+    let matrix = BITCOIN_2019_MS
+        .iter()
+        .map(|row| row.iter().map(|&ms| SimDuration::from_millis(ms)).collect())
+        .collect();
+    let sampler = LatencySampler::new(Latency::Regions {
+        matrix,
+        spread: Spread::SimBlock,
+    });
+    let f = RngFactory::new(2019);
+    let regions = assign_regions(
+        DRAW_NODES,
+        &BITCOIN_2019_SHARES,
+        &mut f.stream("regions", 0),
+    );
+    let n = u64::from(DRAW_NODES);
+    b.counter(divan::counter::ItemsCount::new(DRAWS))
+        .with_inputs(|| f.stream("latency", 0))
+        .bench_local_values(|mut rng| {
+            let mut total = 0u64;
+            for i in 0..DRAWS {
+                let src = (i / BURST * 7_919 % n) as usize;
+                let dst = ((i * 104_729 + 13) % n) as usize;
+                total += sampler
+                    .sample(regions[src], regions[dst], &mut rng)
+                    .as_nanos();
+            }
+            // Every draw is at least SimBlock's smallest scale (a few ms): the loop was not
+            // optimised away.
+            assert!(total >= DRAWS * 1_000_000);
+            total
+        });
 }
