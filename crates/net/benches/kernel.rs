@@ -1,5 +1,5 @@
-//! Kernel throughput: a hot-potato message-passing workload on 10,000 nodes, and the latency
-//! draw every message costs. Reports events (draws) per second (divan's "items").
+//! Kernel throughput: a hot-potato message-passing workload on 10,000 and 1,000 nodes, and the
+//! latency draw every message costs. Reports events (draws) per second (divan's "items").
 //! Run: `cargo bench -p net --bench kernel`.
 //!
 //! Together they are a floor under any run of the message-level model: each event costs at least
