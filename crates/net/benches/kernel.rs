@@ -90,17 +90,32 @@ fn potato_10k_nodes_sub_ms_latency(b: divan::Bencher) {
     bench(b, sub_ms_world);
 }
 
-/// bitcoin-2019's latency model (`scenarios/bitcoin-2019.toml`): SimBlock's region × region
-/// means in ms, each message drawn from SimBlock's Pareto.
-const BITCOIN_2019_MS: [[u64; 6]; 6] = [
-    [32, 124, 184, 198, 151, 189],
-    [124, 11, 227, 237, 252, 294],
-    [184, 227, 88, 325, 301, 322],
-    [198, 237, 325, 85, 58, 198],
-    [151, 252, 301, 58, 12, 126],
-    [189, 294, 322, 198, 126, 16],
-];
-const BITCOIN_2019_SHARES: [f64; 6] = [0.3316, 0.4998, 0.0090, 0.1177, 0.0224, 0.0195];
+/// bitcoin-2019's latency model, read from `scenarios/bitcoin-2019.toml` (so the floor follows
+/// the scenario): its region × region mean latencies in ms and its regions' node shares.
+fn bitcoin_2019() -> (Vec<Vec<SimDuration>>, Vec<f64>) {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../scenarios/bitcoin-2019.toml"
+    );
+    let text = std::fs::read_to_string(path).expect("scenarios/bitcoin-2019.toml");
+    let doc: toml::Table = toml::from_str(&text).expect("a TOML scenario");
+    let net = doc["network"].as_table().expect("[network]");
+    let ms = |v: &toml::Value| SimDuration::from_millis(v.as_integer().expect("ms") as u64);
+    let matrix = (net["latency_matrix_ms"]
+        .as_array()
+        .expect("latency_matrix_ms")
+        .iter())
+    .map(|row| row.as_array().expect("a row").iter().map(ms).collect())
+    .collect();
+    let shares = (net["regions"]
+        .as_array()
+        .expect("[[network.regions]]")
+        .iter())
+    .map(|r| r["share"].as_float().expect("share"))
+    .collect();
+    (matrix, shares)
+}
+
 const DRAW_NODES: u32 = 1_000;
 const DRAWS: u64 = 2_000_000;
 /// Messages one sender sends in a row (bitcoin-2019: ~12 per replica and block).
@@ -112,20 +127,13 @@ const BURST: u64 = 12;
 /// still draws its arrival time).
 #[divan::bench(sample_count = 5)]
 fn simblock_latency_draws(b: divan::Bencher) {
-    let matrix = BITCOIN_2019_MS
-        .iter()
-        .map(|row| row.iter().map(|&ms| SimDuration::from_millis(ms)).collect())
-        .collect();
+    let (matrix, shares) = bitcoin_2019();
     let sampler = LatencySampler::new(Latency::Regions {
         matrix,
         spread: Spread::SimBlock,
     });
     let f = RngFactory::new(2019);
-    let regions = assign_regions(
-        DRAW_NODES,
-        &BITCOIN_2019_SHARES,
-        &mut f.stream("regions", 0),
-    );
+    let regions = assign_regions(DRAW_NODES, &shares, &mut f.stream("regions", 0));
     let n = u64::from(DRAW_NODES);
     b.counter(divan::counter::ItemsCount::new(DRAWS))
         .with_inputs(|| f.stream("latency", 0))
